@@ -1,0 +1,18 @@
+//! The HTTP conventions every PageNow API shares.
+//!
+//! - [`error`]: [`ApiError`], the one JSON envelope for every error a client sees:
+//!   `{"error": {"code": "…", "message": "…"}}`, with a stable code.
+//! - [`extract`]: `Json`, `Path` and `Query` extractors whose rejections use that envelope.
+//! - [`layers`]: request ids, request tracing, CORS for the extension, body limits, the
+//!   fallback for unknown routes.
+//! - [`health`]: `/healthz` (the process is up) and the shape of `/readyz`.
+//!
+//! It knows nothing of the domain: each service maps its own errors to [`ApiError`].
+
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod layers;
+
+pub use error::ApiError;
+pub use extract::{Json, Path, Query};
