@@ -20,14 +20,25 @@ pub async fn load(conn: &mut PgConnection, name: &str) -> Result<Checkpoint, sql
     .bind(name)
     .fetch_optional(conn)
     .await?;
-    Ok(row.map_or_else(Checkpoint::default, |(tx_id, position, stream_sequence)| Checkpoint {
-        cursor: Cursor { tx_id: tx_id as u64, position },
-        stream_sequence: stream_sequence as u64,
-    }))
+    Ok(
+        row.map_or_else(Checkpoint::default, |(tx_id, position, stream_sequence)| {
+            Checkpoint {
+                cursor: Cursor {
+                    tx_id: tx_id as u64,
+                    position,
+                },
+                stream_sequence: stream_sequence as u64,
+            }
+        }),
+    )
 }
 
 /// Stores `checkpoint` under `name`; inside the caller's transaction when it has one.
-pub async fn save(conn: &mut PgConnection, name: &str, checkpoint: Checkpoint) -> Result<(), sqlx::Error> {
+pub async fn save(
+    conn: &mut PgConnection,
+    name: &str,
+    checkpoint: Checkpoint,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO checkpoints (name, tx_id, position, stream_sequence, updated_at)
          VALUES ($1, $2::bigint::text::xid8, $3, $4, now())

@@ -53,7 +53,12 @@ impl Upcasters {
     }
 
     /// Brings `payload` from `version` up through the chain of upcasters of `event_type`.
-    pub fn upcast(&self, event_type: &str, mut version: String, mut payload: Value) -> (String, Value) {
+    pub fn upcast(
+        &self,
+        event_type: &str,
+        mut version: String,
+        mut payload: Value,
+    ) -> (String, Value) {
         while let Some(step) = self
             .0
             .iter()
@@ -72,7 +77,9 @@ pub fn encode<E: DomainEvent>(event: &E) -> Result<Encoded, CodecError> {
     let Value::Object(mut tagged) = value else {
         return Err(CodecError::Encode("not an object".into()));
     };
-    let payload = tagged.remove("data").unwrap_or(Value::Object(Default::default()));
+    let payload = tagged
+        .remove("data")
+        .unwrap_or(Value::Object(Default::default()));
     let tag = tagged.remove("type");
     let event_type = event.event_type();
     if tag.as_ref().and_then(Value::as_str) != Some(event_type.as_str()) {
@@ -80,7 +87,11 @@ pub fn encode<E: DomainEvent>(event: &E) -> Result<Encoded, CodecError> {
             "serde tag {tag:?} differs from event_type {event_type}"
         )));
     }
-    Ok(Encoded { event_type, event_version: event.event_version(), payload })
+    Ok(Encoded {
+        event_type,
+        event_version: event.event_version(),
+        payload,
+    })
 }
 
 /// The event stored as `(event_type, event_version, payload)`, upcast to the version

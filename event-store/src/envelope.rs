@@ -17,7 +17,10 @@ pub struct Cursor {
 }
 
 impl Cursor {
-    pub const START: Cursor = Cursor { tx_id: 0, position: 0 };
+    pub const START: Cursor = Cursor {
+        tx_id: 0,
+        position: 0,
+    };
 }
 
 impl PartialOrd for Cursor {
@@ -66,7 +69,10 @@ pub struct StoredEvent {
 impl StoredEvent {
     /// This event's place in the feed.
     pub fn cursor(&self) -> Cursor {
-        Cursor { tx_id: self.tx_id, position: self.position }
+        Cursor {
+            tx_id: self.tx_id,
+            position: self.position,
+        }
     }
 
     /// The NATS subject it is published on: `<prefix>events.<aggregate_type>.<aggregate_id>`.
@@ -106,8 +112,14 @@ mod tests {
 
     #[test]
     fn cursors_order_by_transaction_before_position() {
-        let early_tx_late_position = Cursor { tx_id: 5, position: 90 };
-        let late_tx_early_position = Cursor { tx_id: 6, position: 10 };
+        let early_tx_late_position = Cursor {
+            tx_id: 5,
+            position: 90,
+        };
+        let late_tx_early_position = Cursor {
+            tx_id: 6,
+            position: 10,
+        };
         assert!(early_tx_late_position < late_tx_early_position);
         assert!(Cursor::START < early_tx_late_position);
     }

@@ -11,6 +11,7 @@
 //!   conflicts; returns the positions of the new events.
 //! - [`reader`]: the feed, in commit-safe order, that never skips a late commit.
 //! - [`checkpoint`]: how far a reader of the feed has got.
+//! - [`leader`]: one active instance of a worker, by advisory lock.
 //!
 //! It uses cqrs-es's `Aggregate` and `DomainEvent` traits, but not its `CqrsFramework`:
 //! `execute` there returns no positions and costs six round trips (DESIGN.md).
@@ -19,6 +20,7 @@ pub mod append;
 pub mod checkpoint;
 pub mod codec;
 pub mod envelope;
+pub mod leader;
 pub mod reader;
 pub mod repository;
 

@@ -19,7 +19,8 @@ use crate::{Cursor, Metadata, StoredEvent};
 /// The channel the `events` insert trigger notifies.
 pub const EVENTS_CHANNEL: &str = "events_appended";
 
-const SELECT_EVENT: &str = "SELECT position, tx_id::text::bigint AS tx_id, event_id, aggregate_type,
+const SELECT_EVENT: &str =
+    "SELECT position, tx_id::text::bigint AS tx_id, event_id, aggregate_type,
         aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at
    FROM events";
 
@@ -69,7 +70,11 @@ impl FeedReader {
     }
 
     /// Up to `limit` events after `after`, in feed order, from finished transactions only.
-    pub async fn read_after(&self, after: Cursor, limit: i64) -> Result<Vec<StoredEvent>, sqlx::Error> {
+    pub async fn read_after(
+        &self,
+        after: Cursor,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, sqlx::Error> {
         let sql = format!(
             "{SELECT_EVENT}
               WHERE (tx_id, position) > ($1::bigint::text::xid8, $2)
@@ -89,7 +94,10 @@ impl FeedReader {
     /// The event at `position`, if it exists and has committed.
     pub async fn event_at(&self, position: i64) -> Result<Option<StoredEvent>, sqlx::Error> {
         let sql = format!("{SELECT_EVENT} WHERE position = $1");
-        let row: Option<EventRow> = sqlx::query_as(&sql).bind(position).fetch_optional(&self.pool).await?;
+        let row: Option<EventRow> = sqlx::query_as(&sql)
+            .bind(position)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.map(StoredEvent::from))
     }
 
@@ -100,7 +108,10 @@ impl FeedReader {
                 .bind(position)
                 .fetch_optional(&self.pool)
                 .await?;
-        Ok(row.map(|(tx_id,)| Cursor { tx_id: tx_id as u64, position }))
+        Ok(row.map(|(tx_id,)| Cursor {
+            tx_id: tx_id as u64,
+            position,
+        }))
     }
 
     /// The cursor of the last event a reader can take now (the readable head).
@@ -112,7 +123,10 @@ impl FeedReader {
         )
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map_or(Cursor::START, |(tx_id, position)| Cursor { tx_id: tx_id as u64, position }))
+        Ok(row.map_or(Cursor::START, |(tx_id, position)| Cursor {
+            tx_id: tx_id as u64,
+            position,
+        }))
     }
 }
 

@@ -58,7 +58,11 @@ struct Loaded<A> {
 
 impl<A: Default> Loaded<A> {
     fn empty() -> Self {
-        Self { state: A::default(), sequence: 0, last_position: None }
+        Self {
+            state: A::default(),
+            sequence: 0,
+            last_position: None,
+        }
     }
 }
 
@@ -76,8 +80,17 @@ where
     A::Command: Clone,
 {
     /// `current_version` names the version each event type is decoded at.
-    pub fn new(pool: PgPool, upcasters: Upcasters, current_version: fn(&str) -> Option<String>) -> Self {
-        Self { pool, upcasters, current_version, cache: Mutex::new(HashMap::new()) }
+    pub fn new(
+        pool: PgPool,
+        upcasters: Upcasters,
+        current_version: fn(&str) -> Option<String>,
+    ) -> Self {
+        Self {
+            pool,
+            upcasters,
+            current_version,
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Runs `command` on aggregate `id` and appends what it decides.
@@ -98,14 +111,22 @@ where
                     drop(outcome);
                     continue;
                 }
-                Ok(_) => return Ok(Committed { positions: vec![], last_position: loaded.last_position }),
+                Ok(_) => {
+                    return Ok(Committed {
+                        positions: vec![],
+                        last_position: loaded.last_position,
+                    })
+                }
                 Err(e) => return Err(ExecuteError::Domain(e)),
             };
             match self.persist(id, &loaded, &events, metadata).await {
                 Ok(positions) => {
                     self.remember(id, loaded, &positions);
                     let last_position = positions.last().copied();
-                    return Ok(Committed { positions, last_position });
+                    return Ok(Committed {
+                        positions,
+                        last_position,
+                    });
                 }
                 Err(AppendError::Conflict) => {
                     self.forget(id);
@@ -134,7 +155,13 @@ where
     }
 
     async fn load(&self, id: &str) -> Result<Loaded<A>, ExecuteError<A::Error>> {
-        let rows: Vec<(i64, i64, String, String, sqlx::types::Json<serde_json::Value>)> = sqlx::query_as(
+        let rows: Vec<(
+            i64,
+            i64,
+            String,
+            String,
+            sqlx::types::Json<serde_json::Value>,
+        )> = sqlx::query_as(
             "SELECT sequence, position, event_type, event_version, payload FROM events
               WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence",
         )
@@ -144,8 +171,13 @@ where
         .await?;
         let mut loaded = Loaded::<A>::empty();
         for (sequence, position, event_type, version, payload) in rows {
-            let event: A::Event =
-                codec::decode(&event_type, &version, payload.0, &self.upcasters, self.current_version)?;
+            let event: A::Event = codec::decode(
+                &event_type,
+                &version,
+                payload.0,
+                &self.upcasters,
+                self.current_version,
+            )?;
             loaded.state.apply(event);
             loaded.sequence = sequence;
             loaded.last_position = Some(position);
@@ -165,7 +197,15 @@ where
             .map(codec::encode)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| AppendError::Store(sqlx::Error::Encode(Box::new(e))))?;
-        let appended = append(&self.pool, A::TYPE, id, loaded.sequence + 1, &encoded, metadata).await?;
+        let appended = append(
+            &self.pool,
+            A::TYPE,
+            id,
+            loaded.sequence + 1,
+            &encoded,
+            metadata,
+        )
+        .await?;
         Ok(appended.iter().map(|a| a.position).collect())
     }
 
@@ -185,7 +225,9 @@ where
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Loaded<A>>> {
         // A panic while holding the lock leaves a map that is still consistent.
-        self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
