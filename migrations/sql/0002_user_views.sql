@@ -19,8 +19,10 @@ CREATE TABLE user_table
     description       text,
     registered_at     timestamptz NOT NULL,
     updated_at        timestamptz NOT NULL,
-    -- The position of the last event applied to this row.
-    last_position     bigint      NOT NULL
+    -- The position of the last event applied to this row, and how many were applied:
+    -- equal to the user's number of events, or one was lost or applied twice.
+    last_position     bigint      NOT NULL,
+    version           bigint      NOT NULL
 );
 
 -- What each user's sockets are told, written by projections in the same transaction as

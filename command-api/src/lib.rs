@@ -1,0 +1,112 @@
+//! The command API: HTTP commands become events in the Postgres event store.
+//!
+//! A handler authenticates the caller, parses the body into domain values (invalid
+//! input never reaches the domain), seals personal data with the caller's key, runs the
+//! command through the aggregate's [`event_store::AggregateRepository`] (which retries
+//! conflicts), and answers with the position of the aggregate's latest event, which a
+//! query can wait for (read your writes).
+//!
+//! Boundaries: writes only the event store and the personal-data keys; never NATS (the
+//! relay publishes) and never views (the projector keeps them).
+//!
+//! Modules: [`error`] (service errors to the JSON envelope), [`users`] (profile commands).
+
+pub mod error;
+pub mod users;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use auth::Verifier;
+use axum::extract::{FromRef, State};
+use axum::routing::get;
+use axum::Router;
+use domain::user::{User, UserEvent};
+use event_store::codec::Upcasters;
+use event_store::AggregateRepository;
+use http_api::health::{healthz, Check, Readiness};
+use personal_data::Keys;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+
+/// How the command API runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub addr: SocketAddr,
+}
+
+/// What every handler shares.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub verifier: Verifier,
+    pub keys: Keys,
+    pub users: Arc<AggregateRepository<User>>,
+}
+
+impl AppState {
+    pub fn new(pool: PgPool, verifier: Verifier) -> Self {
+        let users = AggregateRepository::new(
+            pool.clone(),
+            Upcasters::default(),
+            UserEvent::current_version,
+        );
+        Self {
+            keys: Keys::new(pool.clone()),
+            users: Arc::new(users),
+            pool,
+            verifier,
+        }
+    }
+}
+
+/// Every route of the command API, with the shared layers.
+pub fn router(state: AppState) -> Router {
+    let routes = Router::new()
+        .merge(users::routes())
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz));
+    http_api::layers::standard(routes).with_state(state)
+}
+
+async fn readyz(State(pool): State<PgPool>) -> Readiness {
+    let ok = sqlx::query("SELECT 1").execute(&pool).await.is_ok();
+    Readiness::from_checks(vec![Check {
+        name: "postgres",
+        ok,
+    }])
+}
+
+/// A bound, ready-to-run command API.
+pub struct App {
+    listener: TcpListener,
+    router: Router,
+}
+
+/// Binds `config.addr` and builds the router.
+pub async fn build(config: Config, pool: PgPool, verifier: Verifier) -> std::io::Result<App> {
+    let listener = TcpListener::bind(config.addr).await?;
+    Ok(App {
+        listener,
+        router: router(AppState::new(pool, verifier)),
+    })
+}
+
+impl App {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// Serves until `shutdown` completes, then drains requests in flight.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}

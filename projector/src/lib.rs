@@ -1,0 +1,53 @@
+//! The projector: JetStream events into view tables, exactly once, in order; then a
+//! notice to each user an event concerns.
+//!
+//! - [`Projection`]: what one view does with one event, inside the runner's transaction.
+//! - [`runner`]: one durable JetStream consumer per projection. Each batch of view
+//!   changes, its notices and the projection's checkpoint commit in one transaction, and
+//!   events at or below the checkpoint are skipped, so a redelivered event changes
+//!   nothing. The consumer is recreated from the checkpoint at every start, so what the
+//!   consumer had delivered before a crash never decides what is applied.
+//! - [`notices`]: per-user notices, stored with the checkpoint (the push service's
+//!   recovery history) and then published on core NATS.
+//! - [`replay`]: a projection rebuilt from the store, compared with the live view.
+//! - [`users`]: the `user_table` view.
+//!
+//! Boundaries: reads NATS and writes view tables; never writes the event store.
+
+pub mod notices;
+pub mod replay;
+pub mod runner;
+pub mod users;
+
+use async_trait::async_trait;
+use event_bus::Addressed;
+use event_store::StoredEvent;
+use sqlx::PgConnection;
+
+pub use runner::{Config, Runner};
+
+/// Why a projection could not apply an event. The batch is rolled back and retried.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    #[error("postgres: {0}")]
+    Postgres(#[from] sqlx::Error),
+    #[error(transparent)]
+    Codec(#[from] event_store::codec::CodecError),
+    #[error(transparent)]
+    PersonalData(#[from] personal_data::PersonalDataError),
+}
+
+/// One view kept from the feed.
+#[async_trait]
+pub trait Projection: Send + Sync {
+    /// The projection's name: its checkpoint row, its lock and its consumer.
+    fn name(&self) -> &'static str;
+
+    /// Applies `event` to the view inside `tx` and returns the notices it leads to.
+    /// Events of aggregates the view does not follow return no notices and change nothing.
+    async fn apply(
+        &self,
+        tx: &mut PgConnection,
+        event: &StoredEvent,
+    ) -> Result<Vec<Addressed>, ProjectionError>;
+}

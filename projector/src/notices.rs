@@ -1,0 +1,40 @@
+//! Per-user notices: stored in the projection's transaction, published after it commits.
+//!
+//! A notice is published only after its transaction committed, so no socket hears of a
+//! change the views do not have. A crash between commit and publish loses the live
+//! message but not the notice: it is in `user_notices`, which reconnecting sockets read.
+
+use event_bus::{notice_subject, Addressed};
+use sqlx::PgConnection;
+
+/// Stores `notices` in the caller's transaction.
+pub async fn store(tx: &mut PgConnection, notices: &[Addressed]) -> Result<(), sqlx::Error> {
+    for Addressed { user_id, notice } in notices {
+        sqlx::query(
+            "INSERT INTO user_notices (user_id, tx_id, position, kind, data)
+             VALUES ($1, $2::bigint::text::xid8, $3, $4, $5)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(notice.tx_id as i64)
+        .bind(notice.position)
+        .bind(&notice.kind)
+        .bind(&notice.data)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Publishes `notices` on core NATS, each on its user's subject. Failures are logged:
+/// the stored notice remains for recovery.
+pub async fn publish(nats: &async_nats::Client, notices: Vec<Addressed>) {
+    for Addressed { user_id, notice } in notices {
+        let Ok(body) = serde_json::to_vec(&notice) else {
+            continue;
+        };
+        if let Err(error) = nats.publish(notice_subject(&user_id), body.into()).await {
+            tracing::warn!(%error, notice.position = notice.position, "notice not published");
+        }
+    }
+}

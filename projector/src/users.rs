@@ -1,0 +1,180 @@
+//! The `users` projection: `user_table`, one row per registered user, with personal
+//! values opened (an erased value becomes NULL).
+
+use async_trait::async_trait;
+use domain::user::{ProfileField, ProfileUpdated, UserEvent, UserRegistered, AGGREGATE_TYPE};
+use event_bus::{Addressed, Notice};
+use event_store::codec::{self, Upcasters};
+use event_store::StoredEvent;
+use personal_data::{Keys, Sealed};
+use serde_json::json;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
+
+use crate::{Projection, ProjectionError};
+
+/// The projection's name (its checkpoint row).
+pub const NAME: &str = "users";
+
+/// The live view's table.
+pub const TABLE: &str = "user_table";
+
+/// Keeps `user_table`, or a table of the same shape (a replay's scratch copy).
+pub struct Users {
+    keys: Keys,
+    upcasters: Upcasters,
+    table: String,
+}
+
+impl Users {
+    /// The live projection, into [`TABLE`].
+    pub fn new(keys: Keys) -> Self {
+        Self::into_table(keys, TABLE)
+    }
+
+    /// The projection into `table`, which has `user_table`'s columns. `table` is an
+    /// identifier chosen by our code, never by a client.
+    pub fn into_table(keys: Keys, table: &str) -> Self {
+        Self {
+            keys,
+            upcasters: Upcasters::default(),
+            table: table.to_owned(),
+        }
+    }
+
+    async fn open(&self, sealed: Option<&Sealed>) -> Result<Option<String>, ProjectionError> {
+        Ok(self.keys.open_optional(sealed).await?)
+    }
+
+    async fn registered(
+        &self,
+        tx: &mut PgConnection,
+        e: &UserRegistered,
+        event: &StoredEvent,
+    ) -> Result<(), ProjectionError> {
+        let sql = format!(
+            "INSERT INTO {} (user_id, email, first_name, last_name, registered_at, updated_at, last_position, version)
+             VALUES ($1, $2, $3, $4, $5, $5, $6, 1)",
+            self.table
+        );
+        sqlx::query(&sql)
+            .bind(e.user_id.as_str())
+            .bind(self.open(Some(&e.email)).await?)
+            .bind(self.open(Some(&e.first_name)).await?)
+            .bind(self.open(Some(&e.last_name)).await?)
+            .bind(e.registered_at)
+            .bind(event.position)
+            .execute(tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Updates the changed columns; returns their names.
+    async fn updated(
+        &self,
+        tx: &mut PgConnection,
+        e: &ProfileUpdated,
+        event: &StoredEvent,
+    ) -> Result<Vec<&'static str>, ProjectionError> {
+        let mut changed = Vec::new();
+        let mut sql: QueryBuilder<Postgres> = QueryBuilder::new(format!(
+            "UPDATE {} SET version = version + 1, updated_at = ",
+            self.table
+        ));
+        sql.push_bind(e.updated_at)
+            .push(", last_position = ")
+            .push_bind(event.position);
+        for (column, value) in [("first_name", &e.first_name), ("last_name", &e.last_name)] {
+            if let Some(sealed) = value {
+                sql.push(format!(", {column} = "))
+                    .push_bind(self.open(Some(sealed)).await?);
+                changed.push(column);
+            }
+        }
+        if let Some(public) = e.email_public {
+            sql.push(", email_public = ").push_bind(public);
+            changed.push("email_public");
+        }
+        for (column, field) in fields(e) {
+            if let Some(ProfileField { value, public }) = field {
+                sql.push(format!(", {column} = "))
+                    .push_bind(self.open(value.as_ref()).await?);
+                sql.push(format!(", {column}_public = ")).push_bind(*public);
+                changed.push(column);
+            }
+        }
+        if let Some(description) = &e.description {
+            sql.push(", description = ")
+                .push_bind(self.open(description.value.as_ref()).await?);
+            changed.push("description");
+        }
+        sql.push(" WHERE user_id = ")
+            .push_bind(event.aggregate_id.as_str());
+        sql.build().execute(tx).await?;
+        Ok(changed)
+    }
+}
+
+fn fields(e: &ProfileUpdated) -> [(&'static str, &Option<ProfileField>); 5] {
+    [
+        ("birth_date", &e.birth_date),
+        ("gender", &e.gender),
+        ("school", &e.school),
+        ("work", &e.work),
+        ("location", &e.location),
+    ]
+}
+
+fn notice(event: &StoredEvent, kind: &str, data: serde_json::Value) -> Addressed {
+    Addressed {
+        user_id: event.aggregate_id.clone(),
+        notice: Notice {
+            position: event.position,
+            tx_id: event.tx_id,
+            kind: kind.to_owned(),
+            data,
+        },
+    }
+}
+
+#[async_trait]
+impl Projection for Users {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut PgConnection,
+        event: &StoredEvent,
+    ) -> Result<Vec<Addressed>, ProjectionError> {
+        if event.aggregate_type != AGGREGATE_TYPE {
+            return Ok(vec![]);
+        }
+        let decoded: UserEvent = codec::decode(
+            &event.event_type,
+            &event.event_version,
+            event.payload.clone(),
+            &self.upcasters,
+            UserEvent::current_version,
+        )?;
+        let user_id = &event.aggregate_id;
+        match decoded {
+            UserEvent::Registered(e) => {
+                self.registered(tx, &e, event).await?;
+                Ok(vec![notice(
+                    event,
+                    "user.registered",
+                    json!({ "user_id": user_id }),
+                )])
+            }
+            UserEvent::ProfileUpdated(e) => {
+                let fields = self.updated(tx, &e, event).await?;
+                Ok(vec![notice(
+                    event,
+                    "user.profile_updated",
+                    json!({ "user_id": user_id, "fields": fields }),
+                )])
+            }
+        }
+    }
+}

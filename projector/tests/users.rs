@@ -1,0 +1,212 @@
+//! The users projection, run by the real runner from a real JetStream stream.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use domain::user::{
+    FieldPatch, Patch, RegisterUser, UpdateProfile, User, UserCommand, UserEvent, UserId,
+};
+use event_store::codec::Upcasters;
+use event_store::{AggregateRepository, FeedReader, Metadata};
+use futures::StreamExt;
+use personal_data::Keys;
+use projector::users::Users;
+use projector::{replay, Config, Runner};
+use sqlx::PgPool;
+use testkit::{eventually, TestNats};
+use tokio::sync::oneshot;
+
+async fn register(pool: &PgPool, keys: &Keys, id: &str, email: &str) {
+    let users = AggregateRepository::<User>::new(
+        pool.clone(),
+        Upcasters::default(),
+        UserEvent::current_version,
+    );
+    let command = UserCommand::Register(RegisterUser {
+        user_id: UserId::parse(id).expect("id"),
+        email: keys.seal(id, email).await.expect("seal"),
+        first_name: keys.seal(id, "Ann").await.expect("seal"),
+        last_name: keys.seal(id, "Lee").await.expect("seal"),
+        at: Utc::now(),
+    });
+    users
+        .execute(id, command, &(), &Metadata::default())
+        .await
+        .expect("register");
+    let school = FieldPatch {
+        value: Patch::Set(keys.seal(id, "MIT").await.expect("seal")),
+        public: Some(true),
+    };
+    let update = UserCommand::UpdateProfile(UpdateProfile {
+        school: Some(school),
+        at: Utc::now(),
+        ..Default::default()
+    });
+    users
+        .execute(id, update, &(), &Metadata::default())
+        .await
+        .expect("update");
+}
+
+/// The relay and the users projection, stopped when the returned senders drop.
+fn start_pipeline(pool: &PgPool, nats: &async_nats::Client) -> Vec<oneshot::Sender<()>> {
+    let (stop_relay, relay_stopped) = oneshot::channel::<()>();
+    let relay = relay::Relay::new(pool.clone(), nats.clone(), relay::Config::default());
+    tokio::spawn(relay.run(async move { drop(relay_stopped.await) }));
+    let (stop_runner, runner_stopped) = oneshot::channel::<()>();
+    let users = Arc::new(Users::new(Keys::new(pool.clone())));
+    let runner = Runner::new(pool.clone(), nats.clone(), users, Config::default());
+    tokio::spawn(runner.run(async move { drop(runner_stopped.await) }));
+    vec![stop_relay, stop_runner]
+}
+
+async fn wait_until_caught_up(pool: &PgPool) {
+    let head = FeedReader::new(pool.clone()).head().await.expect("head");
+    eventually(
+        Duration::from_secs(20),
+        "the users view to reach the head",
+        || async {
+            let position: Option<(i64,)> =
+                sqlx::query_as("SELECT position FROM checkpoints WHERE name = 'users'")
+                    .fetch_optional(pool)
+                    .await
+                    .ok()?;
+            (position?.0 >= head.position).then_some(())
+        },
+    )
+    .await;
+}
+
+type Row = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    bool,
+    i64,
+);
+
+async fn user_row(pool: &PgPool, id: &str) -> Row {
+    sqlx::query_as("SELECT user_id, email, first_name, school, school_public, version FROM user_table WHERE user_id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .expect("row")
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn keeps_the_user_view_and_tells_the_user_after_commit(pool: PgPool) {
+    let nats = TestNats::start().expect("nats");
+    let client = async_nats::connect(nats.url()).await.expect("connect");
+    let mut ann_notices = client
+        .subscribe(event_bus::notice_subject("ann"))
+        .await
+        .expect("subscribe");
+    let keys = Keys::new(pool.clone());
+    register(&pool, &keys, "ann", "ann@example.com").await;
+    let _running = start_pipeline(&pool, &client);
+
+    wait_until_caught_up(&pool).await;
+    let expected: Row = (
+        "ann".into(),
+        Some("ann@example.com".into()),
+        Some("Ann".into()),
+        Some("MIT".into()),
+        true,
+        2,
+    );
+    assert_eq!(user_row(&pool, "ann").await, expected);
+    let first = tokio::time::timeout(Duration::from_secs(10), ann_notices.next())
+        .await
+        .expect("notice")
+        .expect("open");
+    let notice: event_bus::Notice = serde_json::from_slice(&first.payload).expect("notice json");
+    assert_eq!(notice.kind, "user.registered");
+    let stored: (i64,) = sqlx::query_as("SELECT count(*) FROM user_notices WHERE user_id = 'ann'")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(stored.0, 2);
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn events_delivered_again_change_nothing(pool: PgPool) {
+    let nats = TestNats::start().expect("nats");
+    let client = async_nats::connect(nats.url()).await.expect("connect");
+    let keys = Keys::new(pool.clone());
+    register(&pool, &keys, "ann", "ann@example.com").await;
+    let running = start_pipeline(&pool, &client);
+    wait_until_caught_up(&pool).await;
+    let before = user_row(&pool, "ann").await;
+    drop(running);
+
+    // Forget where the stream stood: the next runner is handed every event again.
+    sqlx::query("UPDATE checkpoints SET stream_sequence = 0 WHERE name = 'users'")
+        .execute(&pool)
+        .await
+        .expect("reset");
+    register(&pool, &keys, "bob", "bob@example.com").await;
+    let _running = start_pipeline(&pool, &client);
+    wait_until_caught_up(&pool).await;
+
+    assert_eq!(user_row(&pool, "ann").await, before);
+    assert_eq!(user_row(&pool, "bob").await.5, 2);
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn a_replay_of_the_store_equals_the_live_view(pool: PgPool) {
+    let nats = TestNats::start().expect("nats");
+    let client = async_nats::connect(nats.url()).await.expect("connect");
+    let keys = Keys::new(pool.clone());
+    for (id, email) in [
+        ("ann", "ann@example.com"),
+        ("bob", "bob@example.com"),
+        ("cy", "cy@example.com"),
+    ] {
+        register(&pool, &keys, id, email).await;
+    }
+    let _running = start_pipeline(&pool, &client);
+    wait_until_caught_up(&pool).await;
+
+    sqlx::query("CREATE TABLE user_table_replay (LIKE user_table INCLUDING ALL)")
+        .execute(&pool)
+        .await
+        .expect("scratch");
+    let read = replay::rebuild(&pool, &Users::into_table(keys, "user_table_replay"), 2)
+        .await
+        .expect("rebuild");
+    assert_eq!(read, 6);
+    assert_eq!(
+        replay::differences(&pool, "user_table", "user_table_replay")
+            .await
+            .expect("compare"),
+        Vec::<serde_json::Value>::new()
+    );
+
+    sqlx::query("UPDATE user_table SET school = 'Yale' WHERE user_id = 'bob'")
+        .execute(&pool)
+        .await
+        .expect("tamper");
+    assert_eq!(
+        replay::differences(&pool, "user_table", "user_table_replay")
+            .await
+            .expect("compare")
+            .len(),
+        2
+    );
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn a_replay_after_erasure_shows_the_user_without_personal_data(pool: PgPool) {
+    let keys = Keys::new(pool.clone());
+    register(&pool, &keys, "ann", "ann@example.com").await;
+    keys.shred("ann").await.expect("shred");
+
+    let replayed = Users::new(Keys::new(pool.clone()));
+    replay::rebuild(&pool, &replayed, 100)
+        .await
+        .expect("rebuild");
+    let expected: Row = ("ann".into(), None, None, None, true, 2);
+    assert_eq!(user_row(&pool, "ann").await, expected);
+}
