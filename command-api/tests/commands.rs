@@ -1,0 +1,254 @@
+//! The command API over HTTP, against a real Postgres.
+
+use std::time::Duration;
+
+use auth::{mint_dev_token, AuthConfig, Verifier, DEV_HS256_SECRET};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+struct Api {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    async fn start(pool: &PgPool) -> Self {
+        let config = AuthConfig {
+            hs256_secret: Some(DEV_HS256_SECRET.into()),
+            ..Default::default()
+        };
+        let verifier = Verifier::new(&config).await.expect("verifier");
+        let addr = "127.0.0.1:0".parse().expect("addr");
+        let app = command_api::build(command_api::Config { addr }, pool.clone(), verifier)
+            .await
+            .expect("build");
+        let base = format!("http://{}", app.local_addr());
+        tokio::spawn(app.run(std::future::pending()));
+        Self {
+            base,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn post(&self, user: Option<&str>, path: &str, body: &str) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        if let Some(user) = user {
+            request = request.bearer_auth(token(user));
+        }
+        let response = request.send().await.expect("send");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+fn token(user: &str) -> String {
+    mint_dev_token(DEV_HS256_SECRET, user, Duration::from_secs(600), false).expect("token")
+}
+
+const REGISTER: &str = "/v1/commands/register-user";
+const UPDATE: &str = "/v1/commands/update-profile";
+
+fn ann() -> String {
+    json!({ "email": "ann@example.com", "first_name": "Ann", "last_name": "Lee" }).to_string()
+}
+
+async fn event_count(pool: &PgPool) -> i64 {
+    sqlx::query_as::<_, (i64,)>("SELECT count(*) FROM events")
+        .fetch_one(pool)
+        .await
+        .expect("count")
+        .0
+}
+
+fn code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("<no code>")
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn registering_answers_the_position_of_the_new_event(pool: PgPool) {
+    let api = Api::start(&pool).await;
+    let (status, body) = api.post(Some("ann"), REGISTER, &ann()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let stored: (i64, String) = sqlx::query_as("SELECT position, event_type FROM events")
+        .fetch_one(&pool)
+        .await
+        .expect("event");
+    assert_eq!(body, json!({ "position": stored.0, "events": 1 }));
+    assert_eq!(stored.1, "user.registered");
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn registering_again_changes_nothing_and_answers_the_same_position(pool: PgPool) {
+    let api = Api::start(&pool).await;
+    let (_, first) = api.post(Some("ann"), REGISTER, &ann()).await;
+    let (status, again) = api.post(Some("ann"), REGISTER, &ann()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again, json!({ "position": first["position"], "events": 0 }));
+    assert_eq!(event_count(&pool).await, 1);
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn the_email_is_not_stored_in_clear_in_the_event(pool: PgPool) {
+    let api = Api::start(&pool).await;
+    api.post(Some("ann"), REGISTER, &ann()).await;
+    let (payload,): (String,) = sqlx::query_as("SELECT payload::text FROM events")
+        .fetch_one(&pool)
+        .await
+        .expect("payload");
+    assert!(
+        !payload.contains("ann@example.com") && !payload.contains("Lee"),
+        "{payload}"
+    );
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn updating_a_profile_before_registering_is_a_409(pool: PgPool) {
+    let api = Api::start(&pool).await;
+    let (status, body) = api
+        .post(Some("ann"), UPDATE, r#"{"school": {"value": "MIT"}}"#)
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "user.not_registered")
+    );
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn an_update_appends_one_event_and_an_empty_one_is_refused(pool: PgPool) {
+    let api = Api::start(&pool).await;
+    api.post(Some("ann"), REGISTER, &ann()).await;
+    let (status, body) = api
+        .post(
+            Some("ann"),
+            UPDATE,
+            r#"{"school": {"value": "MIT", "public": true}, "description": null}"#,
+        )
+        .await;
+    assert_eq!(
+        (status, body["events"].as_i64()),
+        (StatusCode::OK, Some(1)),
+        "{body}"
+    );
+    let (status, body) = api.post(Some("ann"), UPDATE, "{}").await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "user.empty_update")
+    );
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn bad_input_gets_a_stable_code_and_stores_nothing(pool: PgPool) {
+    let api = Api::start(&pool).await;
+    let long = "x".repeat(101);
+    let cases: [(Option<&str>, &str, String, StatusCode, &str); 9] = [
+        (
+            None,
+            REGISTER,
+            ann(),
+            StatusCode::UNAUTHORIZED,
+            "auth.missing_token",
+        ),
+        (
+            Some("ann"),
+            REGISTER,
+            "{not json".into(),
+            StatusCode::BAD_REQUEST,
+            "request.malformed_json",
+        ),
+        (
+            Some("ann"),
+            REGISTER,
+            r#"{"email": "ann@example.com"}"#.into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "request.invalid_body",
+        ),
+        (
+            Some("ann"),
+            REGISTER,
+            r#"{"email": 5, "first_name": "A", "last_name": "L"}"#.into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "request.invalid_body",
+        ),
+        (
+            Some("ann"),
+            REGISTER,
+            json!({"email": "nope", "first_name": "A", "last_name": "L"}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "user.invalid_email",
+        ),
+        (
+            Some("ann"),
+            REGISTER,
+            json!({"email": "a@b.co", "first_name": long, "last_name": "L"}).to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "user.invalid_name",
+        ),
+        (
+            Some("ann"),
+            REGISTER,
+            json!({"email": "a@b.co", "first_name": "A", "last_name": "L", "admin": true})
+                .to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "request.invalid_body",
+        ),
+        (
+            Some("ann"),
+            UPDATE,
+            r#"{"birth_date": {"value": "3000-01-01"}}"#.into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "user.invalid_birth_date",
+        ),
+        (
+            Some("ann"),
+            "/v1/commands/no-such-thing",
+            "{}".into(),
+            StatusCode::NOT_FOUND,
+            "route.not_found",
+        ),
+    ];
+    for (user, path, body, status, expected) in cases {
+        let (got, answer) = api.post(user, path, &body).await;
+        assert_eq!((got, code(&answer)), (status, expected), "{path} {body}");
+    }
+    assert_eq!(event_count(&pool).await, 0);
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn a_body_without_json_content_type_is_a_415(pool: PgPool) {
+    let api = Api::start(&pool).await;
+    let request = api
+        .http
+        .post(format!("{}{REGISTER}", api.base))
+        .bearer_auth(token("ann"))
+        .body(ann());
+    let response = request.send().await.expect("send");
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn concurrent_updates_of_one_profile_all_land(pool: PgPool) {
+    let api = Api::start(&pool).await;
+    api.post(Some("ann"), REGISTER, &ann()).await;
+    let api = std::sync::Arc::new(api);
+    let updates = (0..16).map(|n| {
+        let api = api.clone();
+        tokio::spawn(async move {
+            api.post(
+                Some("ann"),
+                UPDATE,
+                &json!({ "work": { "value": format!("job {n}") } }).to_string(),
+            )
+            .await
+        })
+    });
+    for update in updates {
+        let (status, body) = update.await.expect("task");
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    assert_eq!(event_count(&pool).await, 17);
+}
