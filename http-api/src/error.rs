@@ -29,7 +29,11 @@ struct Body<'a> {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -70,7 +74,11 @@ impl ApiError {
     /// gets a generic message.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error.cause = %cause, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+        )
     }
 }
 
@@ -85,9 +93,18 @@ impl std::error::Error for ApiError {}
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if self.status.is_client_error() {
-            tracing::info!(error.code = self.code, http.status = self.status.as_u16(), "request refused");
+            tracing::info!(
+                error.code = self.code,
+                http.status = self.status.as_u16(),
+                "request refused"
+            );
         }
-        let body = Envelope { error: Body { code: self.code, message: &self.message } };
+        let body = Envelope {
+            error: Body {
+                code: self.code,
+                message: &self.message,
+            },
+        };
         (self.status, axum::Json(body)).into_response()
     }
 }

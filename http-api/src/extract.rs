@@ -50,7 +50,11 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             "expected a body with `Content-Type: application/json`",
         ),
         JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "request.body_too_large", "the body is too large")
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request.body_too_large",
+                "the body is too large",
+            )
         }
         other => ApiError::bad_request("request.unreadable_body", other.body_text()),
     }
@@ -71,7 +75,9 @@ where
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(value)| Self(value))
-            .map_err(|e: PathRejection| ApiError::bad_request("request.invalid_path", e.body_text()))
+            .map_err(|e: PathRejection| {
+                ApiError::bad_request("request.invalid_path", e.body_text())
+            })
     }
 }
 
@@ -90,6 +96,8 @@ where
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(value)| Self(value))
-            .map_err(|e: QueryRejection| ApiError::bad_request("request.invalid_query", e.body_text()))
+            .map_err(|e: QueryRejection| {
+                ApiError::bad_request("request.invalid_query", e.body_text())
+            })
     }
 }

@@ -25,13 +25,20 @@ pub struct Check {
 
 impl Readiness {
     pub fn from_checks(checks: Vec<Check>) -> Self {
-        Self { ready: checks.iter().all(|c| c.ok), checks }
+        Self {
+            ready: checks.iter().all(|c| c.ok),
+            checks,
+        }
     }
 }
 
 impl IntoResponse for Readiness {
     fn into_response(self) -> Response {
-        let status = if self.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+        let status = if self.ready {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
         (status, axum::Json(self)).into_response()
     }
 }

@@ -63,7 +63,11 @@ fn cors() -> CorsLayer {
             HeaderName::from_static("x-api-key"),
             REQUEST_ID,
         ])
-        .expose_headers([REQUEST_ID])
+        .expose_headers([
+            REQUEST_ID,
+            HeaderName::from_static("x-pagenow-stale"),
+            HeaderName::from_static("x-pagenow-view-position"),
+        ])
         .max_age(Duration::from_secs(600))
 }
 
@@ -73,5 +77,8 @@ async fn unknown_route() -> ApiError {
 
 /// The request id of the current request, for event metadata.
 pub fn request_id(headers: &axum::http::HeaderMap) -> Option<String> {
-    headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }

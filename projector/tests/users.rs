@@ -38,11 +38,11 @@ async fn register(pool: &PgPool, keys: &Keys, id: &str, email: &str) {
         value: Patch::Set(keys.seal(id, "MIT").await.expect("seal")),
         public: Some(true),
     };
-    let update = UserCommand::UpdateProfile(UpdateProfile {
+    let update = UserCommand::UpdateProfile(Box::new(UpdateProfile {
         school: Some(school),
         at: Utc::now(),
         ..Default::default()
-    });
+    }));
     users
         .execute(id, update, &(), &Metadata::default())
         .await

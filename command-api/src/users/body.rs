@@ -124,18 +124,21 @@ impl UpdateBody {
     }
 }
 
-/// A field with its value validated (and normalised) by `parse`; empty text clears it.
+/// The field with its value validated and normalised by `parse`; empty text clears it.
 fn validate(
     field: Option<FieldBody>,
     parse: impl Fn(&str) -> Result<String, domain::user::ValueError>,
-) -> Result<Option<(Option<Option<String>>, Option<bool>)>, CommandError> {
+) -> Result<Option<FieldBody>, CommandError> {
     let Some(field) = field else { return Ok(None) };
     let value = match field.value {
         Some(Some(raw)) if raw.trim().is_empty() => Some(None),
         Some(Some(raw)) => Some(Some(parse(&raw)?)),
         other => other,
     };
-    Ok(Some((value, field.public)))
+    Ok(Some(FieldBody {
+        value,
+        public: field.public,
+    }))
 }
 
 async fn seal_opt(
@@ -163,9 +166,9 @@ async fn seal_patch(
 async fn seal_field(
     keys: &Keys,
     owner: &str,
-    field: Option<(Option<Option<String>>, Option<bool>)>,
+    field: Option<FieldBody>,
 ) -> Result<Option<FieldPatch>, CommandError> {
-    let Some((value, public)) = field else {
+    let Some(FieldBody { value, public }) = field else {
         return Ok(None);
     };
     let value = match value {

@@ -84,7 +84,7 @@ async fn update_profile(
     execute(
         &state,
         &user_id,
-        UserCommand::UpdateProfile(command),
+        UserCommand::UpdateProfile(Box::new(command)),
         &headers,
     )
     .await

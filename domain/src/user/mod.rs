@@ -22,7 +22,7 @@ pub const AGGREGATE_TYPE: &str = "user";
 #[derive(Debug, Clone, PartialEq)]
 pub enum UserCommand {
     Register(RegisterUser),
-    UpdateProfile(UpdateProfile),
+    UpdateProfile(Box<UpdateProfile>),
 }
 
 /// First sign-in. Registering again changes nothing.
@@ -85,7 +85,7 @@ pub enum UserEvent {
     #[serde(rename = "user.registered")]
     Registered(UserRegistered),
     #[serde(rename = "user.profile_updated")]
-    ProfileUpdated(ProfileUpdated),
+    ProfileUpdated(Box<ProfileUpdated>),
 }
 
 /// `user.registered` v1.
@@ -178,7 +178,7 @@ impl User {
     pub fn decide(&self, command: UserCommand) -> Result<Vec<UserEvent>, UserError> {
         match command {
             UserCommand::Register(cmd) => Ok(self.register(cmd)),
-            UserCommand::UpdateProfile(cmd) => self.update(cmd).map(|e| vec![e]),
+            UserCommand::UpdateProfile(cmd) => self.update(*cmd).map(|e| vec![e]),
         }
     }
 
@@ -211,11 +211,14 @@ impl User {
             description: cmd.description.and_then(text_patched),
             updated_at: cmd.at,
         };
-        let unchanged = ProfileUpdated { updated_at: cmd.at, ..Default::default() };
+        let unchanged = ProfileUpdated {
+            updated_at: cmd.at,
+            ..Default::default()
+        };
         if change == unchanged {
             return Err(UserError::EmptyUpdate);
         }
-        Ok(UserEvent::ProfileUpdated(change))
+        Ok(UserEvent::ProfileUpdated(Box::new(change)))
     }
 
     /// Folds one event into the state. Never fails: events are facts.
@@ -262,7 +265,9 @@ fn text_patched(patch: Patch) -> Option<TextValue> {
     match patch {
         Patch::Keep => None,
         Patch::Clear => Some(TextValue { value: None }),
-        Patch::Set(sealed) => Some(TextValue { value: Some(sealed) }),
+        Patch::Set(sealed) => Some(TextValue {
+            value: Some(sealed),
+        }),
     }
 }
 
@@ -273,7 +278,12 @@ impl Aggregate for User {
     type Error = UserError;
     type Services = ();
 
-    async fn handle(&mut self, command: UserCommand, _: &(), sink: &EventSink<Self>) -> Result<(), UserError> {
+    async fn handle(
+        &mut self,
+        command: UserCommand,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), UserError> {
         for event in self.decide(command)? {
             sink.write(event, self).await;
         }

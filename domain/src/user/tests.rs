@@ -6,11 +6,16 @@ use cqrs_es::DomainEvent;
 use super::*;
 
 fn sealed(text: &str) -> Sealed {
-    Sealed { owner: "ann".into(), sealed: format!("ciphertext-of-{text}") }
+    Sealed {
+        owner: "ann".into(),
+        sealed: format!("ciphertext-of-{text}"),
+    }
 }
 
 fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).single().unwrap_or_default()
+    Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0)
+        .single()
+        .unwrap_or_default()
 }
 
 fn register() -> UserCommand {
@@ -34,9 +39,12 @@ fn registered() -> Vec<UserEvent> {
 }
 
 fn update(change: impl FnOnce(&mut UpdateProfile)) -> UserCommand {
-    let mut cmd = UpdateProfile { at: now(), ..Default::default() };
+    let mut cmd = UpdateProfile {
+        at: now(),
+        ..Default::default()
+    };
     change(&mut cmd);
-    UserCommand::UpdateProfile(cmd)
+    UserCommand::UpdateProfile(Box::new(cmd))
 }
 
 #[test]
@@ -63,10 +71,25 @@ fn refuses_a_profile_update_before_registration() {
 
 #[test]
 fn setting_a_field_records_its_value_and_keeps_it_private_by_default() {
-    let cmd = update(|c| c.school = Some(FieldPatch { value: Patch::Set(sealed("MIT")), public: None }));
-    let Ok(events) = given(&registered()).decide(cmd) else { panic!("refused") };
-    let [UserEvent::ProfileUpdated(e)] = events.as_slice() else { panic!("{events:?}") };
-    assert_eq!(e.school, Some(ProfileField { value: Some(sealed("MIT")), public: false }));
+    let cmd = update(|c| {
+        c.school = Some(FieldPatch {
+            value: Patch::Set(sealed("MIT")),
+            public: None,
+        })
+    });
+    let Ok(events) = given(&registered()).decide(cmd) else {
+        panic!("refused")
+    };
+    let [UserEvent::ProfileUpdated(e)] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(
+        e.school,
+        Some(ProfileField {
+            value: Some(sealed("MIT")),
+            public: false
+        })
+    );
     assert_eq!(e.work, None);
 }
 
@@ -75,15 +98,33 @@ fn making_a_field_public_keeps_its_value() {
     let history = [
         registered(),
         given(&registered())
-            .decide(update(|c| c.work = Some(FieldPatch { value: Patch::Set(sealed("Acme")), public: None })))
+            .decide(update(|c| {
+                c.work = Some(FieldPatch {
+                    value: Patch::Set(sealed("Acme")),
+                    public: None,
+                })
+            }))
             .unwrap_or_default(),
     ]
     .concat();
     let events = given(&history)
-        .decide(update(|c| c.work = Some(FieldPatch { value: Patch::Keep, public: Some(true) })))
+        .decide(update(|c| {
+            c.work = Some(FieldPatch {
+                value: Patch::Keep,
+                public: Some(true),
+            })
+        }))
         .unwrap_or_default();
-    let [UserEvent::ProfileUpdated(e)] = events.as_slice() else { panic!("{events:?}") };
-    assert_eq!(e.work, Some(ProfileField { value: Some(sealed("Acme")), public: true }));
+    let [UserEvent::ProfileUpdated(e)] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(
+        e.work,
+        Some(ProfileField {
+            value: Some(sealed("Acme")),
+            public: true
+        })
+    );
 }
 
 #[test]
@@ -99,6 +140,9 @@ fn event_type_names_are_the_stored_tags() {
     for event in registered() {
         let value = serde_json::to_value(&event).unwrap_or_default();
         assert_eq!(value["type"], event.event_type());
-        assert_eq!(UserEvent::current_version(&event.event_type()), Some(event.event_version()));
+        assert_eq!(
+            UserEvent::current_version(&event.event_type()),
+            Some(event.event_version())
+        );
     }
 }

@@ -101,7 +101,9 @@ pub struct ProfileText(String);
 
 impl ProfileText {
     pub fn parse(raw: &str) -> Result<Self, ValueError> {
-        bounded_text(raw, 0, 100).map(Self).ok_or(ValueError::ProfileText)
+        bounded_text(raw, 0, 100)
+            .map(Self)
+            .ok_or(ValueError::ProfileText)
     }
 
     pub fn as_str(&self) -> &str {
@@ -115,7 +117,9 @@ pub struct Description(String);
 
 impl Description {
     pub fn parse(raw: &str) -> Result<Self, ValueError> {
-        bounded_text(raw, 0, 1000).map(Self).ok_or(ValueError::Description)
+        bounded_text(raw, 0, 1000)
+            .map(Self)
+            .ok_or(ValueError::Description)
     }
 
     pub fn as_str(&self) -> &str {
@@ -130,9 +134,13 @@ pub struct BirthDate(NaiveDate);
 impl BirthDate {
     /// `today` comes from the caller: the domain reads no clock.
     pub fn parse(raw: &str, today: NaiveDate) -> Result<Self, ValueError> {
-        let date = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").map_err(|_| ValueError::BirthDate)?;
+        let date =
+            NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").map_err(|_| ValueError::BirthDate)?;
         let earliest = NaiveDate::from_ymd_opt(1900, 1, 1).ok_or(ValueError::BirthDate)?;
-        (earliest..=today).contains(&date).then_some(Self(date)).ok_or(ValueError::BirthDate)
+        (earliest..=today)
+            .contains(&date)
+            .then_some(Self(date))
+            .ok_or(ValueError::BirthDate)
     }
 
     pub fn to_iso(self) -> String {
@@ -153,12 +161,22 @@ mod tests {
 
     #[test]
     fn accepts_an_email_and_lowercases_its_domain() {
-        assert_eq!(Email::parse(" Ann@Example.COM ").map(|e| e.0), Ok("Ann@example.com".into()));
+        assert_eq!(
+            Email::parse(" Ann@Example.COM ").map(|e| e.0),
+            Ok("Ann@example.com".into())
+        );
     }
 
     #[test]
     fn rejects_emails_without_a_dotted_domain_or_with_spaces() {
-        for bad in ["ann", "ann@", "@example.com", "ann@example", "a nn@example.com", "ann@.com"] {
+        for bad in [
+            "ann",
+            "ann@",
+            "@example.com",
+            "ann@example",
+            "a nn@example.com",
+            "ann@.com",
+        ] {
             assert_eq!(Email::parse(bad), Err(ValueError::Email), "{bad}");
         }
     }
@@ -182,8 +200,17 @@ mod tests {
     fn rejects_birth_dates_in_the_future_or_before_1900() {
         let today = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap_or_default();
         assert!(BirthDate::parse("2000-02-29", today).is_ok());
-        assert_eq!(BirthDate::parse("2026-11-24", today), Err(ValueError::BirthDate));
-        assert_eq!(BirthDate::parse("1899-12-31", today), Err(ValueError::BirthDate));
-        assert_eq!(BirthDate::parse("23/11/2000", today), Err(ValueError::BirthDate));
+        assert_eq!(
+            BirthDate::parse("2026-11-24", today),
+            Err(ValueError::BirthDate)
+        );
+        assert_eq!(
+            BirthDate::parse("1899-12-31", today),
+            Err(ValueError::BirthDate)
+        );
+        assert_eq!(
+            BirthDate::parse("23/11/2000", today),
+            Err(ValueError::BirthDate)
+        );
     }
 }

@@ -1,0 +1,143 @@
+//! The query API: HTTP reads over the view tables.
+//!
+//! Every answer comes from a view the projector keeps (`user_table`, …); this crate
+//! never reads the event history to build an answer, never writes a table and never
+//! talks to NATS. The one exception is read-your-writes: a query that passes the
+//! position a command returned (`?min_position=`) looks that event's feed cursor up in
+//! `events` and waits, bounded, until the view's checkpoint has passed it.
+//!
+//! Modules:
+//! - [`consistency`]: read-your-writes, waiting for a view's checkpoint, shared by every
+//!   view's handlers;
+//! - [`users`]: profiles (`/v1/me`, `/v1/users/{id}`): routes, the answer's shape and
+//!   who may see which field, and the SQL of the `user_table` view;
+//! - [`database`]: Postgres failures as the client sees them, and the readiness probe.
+//!
+//! Errors are [`http_api::ApiError`]s, authentication is [`auth::AuthUser`].
+
+pub mod consistency;
+pub mod database;
+pub mod users;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use auth::Verifier;
+use axum::extract::{FromRef, State};
+use axum::routing::get;
+use axum::Router;
+use http_api::health::{healthz, Check, Readiness};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+
+use crate::consistency::{ConsistencyError, Freshness, ReadAfter};
+
+/// How long a read-your-writes query waits for its view when its caller does not ask for
+/// less (`?wait_ms=`).
+pub const DEFAULT_CONSISTENCY_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// How the query API runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// Where to listen.
+    pub addr: SocketAddr,
+    /// The longest a query with `?min_position=` waits for its view before answering
+    /// with what the view has, marked stale.
+    pub consistency_timeout: Duration,
+}
+
+impl Config {
+    /// Listens on `addr`, with the default consistency timeout.
+    pub fn new(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            consistency_timeout: DEFAULT_CONSISTENCY_TIMEOUT,
+        }
+    }
+}
+
+/// What every handler shares. Cheap to clone.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pool: PgPool,
+    verifier: Verifier,
+    config: Config,
+}
+
+impl AppState {
+    /// The state of a query API reading `pool` and trusting the tokens `verifier` accepts.
+    pub fn new(pool: PgPool, verifier: Verifier, config: Config) -> Self {
+        Self {
+            pool,
+            verifier,
+            config,
+        }
+    }
+
+    /// Waits for `view` as `read_after` asks, within the configured timeout.
+    pub(crate) async fn wait_for(
+        &self,
+        view: &str,
+        read_after: ReadAfter,
+    ) -> Result<Freshness, ConsistencyError> {
+        let timeout = self.config.consistency_timeout;
+        consistency::wait_for_view(&self.pool, view, read_after, timeout).await
+    }
+}
+
+/// Every route of the query API, wrapped in the shared layers.
+pub fn router(state: AppState) -> Router {
+    let routes = Router::new()
+        .merge(users::routes())
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz));
+    http_api::layers::standard(routes).with_state(state)
+}
+
+/// `GET /readyz`: ready when Postgres answers.
+async fn readyz(State(pool): State<PgPool>) -> Readiness {
+    let postgres = Check {
+        name: "postgres",
+        ok: database::ping(&pool).await,
+    };
+    Readiness::from_checks(vec![postgres])
+}
+
+/// A bound query API, ready to serve.
+pub struct App {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    router: Router,
+}
+
+/// Binds `config.addr` and builds the router; nothing is served until [`App::run`].
+pub async fn build(config: Config, pool: PgPool, verifier: Verifier) -> std::io::Result<App> {
+    let listener = TcpListener::bind(config.addr).await?;
+    let local_addr = listener.local_addr()?;
+    tracing::info!(http.addr = %local_addr, "query API bound");
+    let router = router(AppState::new(pool, verifier, config));
+    Ok(App {
+        listener,
+        local_addr,
+        router,
+    })
+}
+
+impl App {
+    /// The address actually bound (the port is chosen by the OS when `config.addr` has 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting and drains the requests
+    /// in flight (a read-your-writes wait lasts at most its timeout).
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
