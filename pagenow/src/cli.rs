@@ -1,0 +1,149 @@
+//! The command line and environment: one typed configuration, parsed once.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "pagenow", version, about = "The PageNow backend")]
+pub struct Cli {
+    /// `text` (readable) or `json` (one object per line).
+    #[arg(
+        long,
+        env = "PAGENOW_LOG_FORMAT",
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Every service in one process, after applying migrations (development).
+    All(Services),
+    /// The HTTP command API alone.
+    CommandApi(Services),
+    /// The HTTP query API alone.
+    QueryApi(Services),
+    /// The WebSocket push service alone.
+    Push(Services),
+    /// The relay (Postgres to JetStream) alone; one instance leads, others wait.
+    Relay(Services),
+    /// The projector alone; one instance per projection leads, others wait.
+    Projector(Services),
+    /// Applies the database migrations and exits.
+    Migrate(Database),
+    /// Prints a development token (HS256, signed with the configured secret) for a user.
+    DevToken(DevToken),
+}
+
+#[derive(Debug, Args)]
+pub struct Database {
+    /// The Postgres server and database.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+    /// Connections in the pool.
+    #[arg(long, env = "PAGENOW_DB_POOL", default_value_t = 32)]
+    pub db_pool: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct Services {
+    #[command(flatten)]
+    pub database: Database,
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub nats_url: String,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    #[arg(long, env = "COMMAND_API_ADDR", default_value = "127.0.0.1:8081")]
+    pub command_api_addr: SocketAddr,
+    #[arg(long, env = "QUERY_API_ADDR", default_value = "127.0.0.1:8082")]
+    pub query_api_addr: SocketAddr,
+    #[arg(long, env = "PUSH_ADDR", default_value = "127.0.0.1:8083")]
+    pub push_addr: SocketAddr,
+    /// How long a query with `min_position` waits for the views, at most (ms).
+    #[arg(long, env = "PAGENOW_CONSISTENCY_TIMEOUT_MS", default_value_t = 3000)]
+    pub consistency_timeout_ms: u64,
+}
+
+impl Services {
+    pub fn consistency_timeout(&self) -> Duration {
+        Duration::from_millis(self.consistency_timeout_ms)
+    }
+}
+
+#[derive(Args)]
+pub struct AuthArgs {
+    /// HS256 secret. Without any key source, the development secret is used (with a warning).
+    #[arg(long, env = "PAGENOW_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// A JWKS file with the identity provider's RS256/ES256 keys.
+    #[arg(long, env = "PAGENOW_JWKS_FILE")]
+    pub jwks_file: Option<PathBuf>,
+    /// A JWKS URL with the identity provider's RS256/ES256 keys.
+    #[arg(long, env = "PAGENOW_JWKS_URL")]
+    pub jwks_url: Option<String>,
+    /// The required `iss` claim, if any.
+    #[arg(long, env = "PAGENOW_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// The required `aud` claim, if any.
+    #[arg(long, env = "PAGENOW_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+}
+
+impl fmt::Debug for AuthArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthArgs")
+            .field(
+                "jwt_secret",
+                &self.jwt_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .field("jwks_file", &self.jwks_file)
+            .field("jwks_url", &self.jwks_url)
+            .field("jwt_issuer", &self.jwt_issuer)
+            .field("jwt_audience", &self.jwt_audience)
+            .finish()
+    }
+}
+
+impl AuthArgs {
+    /// The verifier's configuration; the development secret when nothing is configured.
+    pub fn config(&self) -> auth::AuthConfig {
+        let no_key_source =
+            self.jwt_secret.is_none() && self.jwks_file.is_none() && self.jwks_url.is_none();
+        if no_key_source {
+            tracing::warn!("no PAGENOW_JWT_SECRET, PAGENOW_JWKS_FILE or PAGENOW_JWKS_URL: using the development secret");
+        }
+        auth::AuthConfig {
+            hs256_secret: self
+                .jwt_secret
+                .clone()
+                .or_else(|| no_key_source.then(|| auth::DEV_HS256_SECRET.to_owned())),
+            jwks_file: self.jwks_file.clone(),
+            jwks_url: self.jwks_url.clone(),
+            issuer: self.jwt_issuer.clone(),
+            audience: self.jwt_audience.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DevToken {
+    /// The user id (`sub`).
+    pub user_id: String,
+    /// Lifetime in hours.
+    #[arg(long, default_value_t = 24)]
+    pub ttl_hours: u64,
+    /// Adds the `admin` claim.
+    #[arg(long)]
+    pub admin: bool,
+    /// The HS256 secret to sign with.
+    #[arg(long, env = "PAGENOW_JWT_SECRET", hide_env_values = true, default_value = auth::DEV_HS256_SECRET)]
+    pub jwt_secret: String,
+}

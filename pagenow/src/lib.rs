@@ -1,0 +1,45 @@
+//! The `pagenow` binary's library: parses the configuration, wires each service to its
+//! dependencies, runs the chosen ones until a signal, and shuts them down gracefully.
+//!
+//! - [`cli`]: the typed configuration (flags and environment).
+//! - [`services`]: starting services, alone or all in one process.
+//! - [`telemetry`]: logging.
+
+pub mod cli;
+pub mod services;
+pub mod telemetry;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use cli::{Cli, Command};
+use services::Role;
+
+/// Runs the command line's subcommand to completion.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Migrate(database) => {
+            let pool = services::connect_postgres(&database).await?;
+            migrations::run(&pool)
+                .await
+                .context("applying migrations")?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::DevToken(args) => {
+            let ttl = Duration::from_secs(args.ttl_hours * 3600);
+            let token = auth::mint_dev_token(&args.jwt_secret, &args.user_id, ttl, args.admin)?;
+            #[allow(clippy::print_stdout, reason = "the token is this command's output")]
+            {
+                println!("{token}");
+            }
+            Ok(())
+        }
+        Command::All(config) => services::run(&config, &Role::ALL).await,
+        Command::CommandApi(config) => services::run(&config, &[Role::CommandApi]).await,
+        Command::QueryApi(config) => services::run(&config, &[Role::QueryApi]).await,
+        Command::Push(config) => services::run(&config, &[Role::Push]).await,
+        Command::Relay(config) => services::run(&config, &[Role::Relay]).await,
+        Command::Projector(config) => services::run(&config, &[Role::Projector]).await,
+    }
+}

@@ -1,0 +1,199 @@
+//! Starting services, alone or together, and stopping them on a signal.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use auth::Verifier;
+use personal_data::Keys;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::cli::{Database, Services};
+
+/// One service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    CommandApi,
+    QueryApi,
+    Push,
+    Relay,
+    Projector,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::CommandApi,
+        Role::QueryApi,
+        Role::Push,
+        Role::Relay,
+        Role::Projector,
+    ];
+}
+
+/// A pool that does not test connections as they leave it (a round trip per query,
+/// DESIGN.md); broken connections are found by the queries themselves.
+pub async fn connect_postgres(database: &Database) -> anyhow::Result<PgPool> {
+    PgPoolOptions::new()
+        .max_connections(database.db_pool)
+        .test_before_acquire(false)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(&database.database_url)
+        .await
+        .context("connecting to Postgres (DATABASE_URL)")
+}
+
+/// A NATS client that keeps reconnecting, from the first attempt on: services start
+/// (and commands are accepted) while NATS is down.
+async fn connect_nats(url: &str) -> anyhow::Result<async_nats::Client> {
+    async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .name("pagenow")
+        .connect(url)
+        .await
+        .context("connecting to NATS (NATS_URL)")
+}
+
+/// Tells every service to stop, once.
+#[derive(Clone)]
+struct Shutdown(watch::Sender<bool>);
+
+impl Shutdown {
+    fn new() -> Self {
+        Self(watch::channel(false).0)
+    }
+
+    fn trigger(&self) {
+        self.0.send_replace(true);
+    }
+
+    fn wait(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut rx = self.0.subscribe();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    }
+}
+
+/// Runs `roles` until SIGINT or SIGTERM (or until one fails), then shuts all down.
+pub async fn run(config: &Services, roles: &[Role]) -> anyhow::Result<()> {
+    let pool = connect_postgres(&config.database).await?;
+    if roles == Role::ALL {
+        migrations::run(&pool)
+            .await
+            .context("applying migrations")?;
+    }
+    let shutdown = Shutdown::new();
+    let mut tasks = JoinSet::new();
+    for &role in roles {
+        start(role, config, &pool, &shutdown, &mut tasks).await?;
+    }
+    tokio::spawn(on_signal(shutdown.clone()));
+    let mut outcome = Ok(());
+    while let Some(joined) = tasks.join_next().await {
+        if let Err(error) = joined.context("a service panicked").and_then(|r| r) {
+            tracing::error!(
+                error = format!("{error:#}"),
+                "a service failed; stopping the others"
+            );
+            shutdown.trigger();
+            outcome = Err(error);
+        }
+    }
+    outcome
+}
+
+async fn start(
+    role: Role,
+    config: &Services,
+    pool: &PgPool,
+    shutdown: &Shutdown,
+    tasks: &mut JoinSet<anyhow::Result<()>>,
+) -> anyhow::Result<()> {
+    let stop = shutdown.wait();
+    match role {
+        Role::CommandApi => {
+            let app = command_api::build(
+                command_api::Config {
+                    addr: config.command_api_addr,
+                },
+                pool.clone(),
+                verifier(config).await?,
+            )
+            .await?;
+            tracing::info!(url = %format!("http://{}", app.local_addr()), "command API listening");
+            tasks.spawn(async move { app.run(stop).await.context("command API") });
+        }
+        Role::QueryApi => {
+            let query_config = query_api::Config {
+                addr: config.query_api_addr,
+                consistency_timeout: config.consistency_timeout(),
+            };
+            let app = query_api::build(query_config, pool.clone(), verifier(config).await?).await?;
+            tracing::info!(url = %format!("http://{}", app.local_addr()), "query API listening");
+            tasks.spawn(async move { app.run(stop).await.context("query API") });
+        }
+        Role::Push => {
+            let push_config = push::Config::new(config.push_addr);
+            let app = push::build(
+                push_config,
+                connect_nats(&config.nats_url).await?,
+                verifier(config).await?,
+            )
+            .await?;
+            tracing::info!(url = %format!("ws://{}/v1/ws", app.local_addr()), "push listening");
+            tasks.spawn(async move { app.run(stop).await.context("push") });
+        }
+        Role::Relay => {
+            let relay = relay::Relay::new(
+                pool.clone(),
+                connect_nats(&config.nats_url).await?,
+                relay::Config::default(),
+            );
+            tasks.spawn(async move {
+                relay.run(stop).await;
+                Ok(())
+            });
+        }
+        Role::Projector => {
+            let users = Arc::new(projector::users::Users::new(Keys::new(pool.clone())));
+            let runner = projector::Runner::new(
+                pool.clone(),
+                connect_nats(&config.nats_url).await?,
+                users,
+                projector::Config::default(),
+            );
+            tasks.spawn(async move {
+                runner.run(stop).await;
+                Ok(())
+            });
+        }
+    }
+    Ok(())
+}
+
+async fn verifier(config: &Services) -> anyhow::Result<Verifier> {
+    Verifier::new(&config.auth.config())
+        .await
+        .context("loading token keys")
+}
+
+async fn on_signal(shutdown: Shutdown) {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    tracing::info!("signal received; shutting down");
+    shutdown.trigger();
+}

@@ -1,0 +1,243 @@
+//! Real `pagenow` processes for end-to-end tests, and a client that talks to them as the
+//! extension would: HTTP and WebSocket.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde_json::Value;
+use testkit::{eventually, free_port};
+use tokio_tungstenite::tungstenite::Message;
+
+/// The addresses and servers one test's processes share.
+#[derive(Clone)]
+pub struct Env {
+    pub database_url: String,
+    pub nats_url: String,
+    pub command_api: SocketAddr,
+    pub query_api: SocketAddr,
+    pub push: SocketAddr,
+}
+
+impl Env {
+    pub fn new(database_url: String, nats_url: String) -> Self {
+        let local = |port| SocketAddr::from(([127, 0, 0, 1], port));
+        Self {
+            database_url,
+            nats_url,
+            command_api: local(free_port()),
+            query_api: local(free_port()),
+            push: local(free_port()),
+        }
+    }
+
+    /// Starts `pagenow <role>`; with `role` `all`, every service in one process.
+    pub fn spawn(&self, role: &str) -> Process {
+        let log = std::env::temp_dir().join(format!("pagenow-e2e-{role}-{}.log", free_port()));
+        let file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_pagenow"))
+            .arg(role)
+            .env("DATABASE_URL", &self.database_url)
+            .env("NATS_URL", &self.nats_url)
+            .env("COMMAND_API_ADDR", self.command_api.to_string())
+            .env("QUERY_API_ADDR", self.query_api.to_string())
+            .env("PUSH_ADDR", self.push.to_string())
+            .env("PAGENOW_DB_POOL", "8")
+            .env("PAGENOW_JWT_SECRET", auth::DEV_HS256_SECRET)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("spawn pagenow");
+        Process { child, log }
+    }
+}
+
+/// A running `pagenow` process; killed when dropped.
+pub struct Process {
+    child: Child,
+    pub log: PathBuf,
+}
+
+impl Process {
+    /// `kill -9`: no chance to finish anything.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits (bounded) for a graceful exit; true if it exited cleanly.
+    pub async fn terminate(&mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        for _ in 0..500 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Waits until `GET http://addr/healthz` answers.
+pub async fn wait_healthy(addr: SocketAddr) {
+    let http = reqwest::Client::new();
+    eventually(
+        Duration::from_secs(30),
+        "the service to answer /healthz",
+        || async {
+            let response = http
+                .get(format!("http://{addr}/healthz"))
+                .send()
+                .await
+                .ok()?;
+            response.status().is_success().then_some(())
+        },
+    )
+    .await;
+}
+
+/// A signed-in user of the extension.
+pub struct Client {
+    pub user: String,
+    pub token: String,
+    env: Env,
+    http: reqwest::Client,
+}
+
+impl Client {
+    pub fn new(env: &Env, user: &str) -> Self {
+        let token = auth::mint_dev_token(
+            auth::DEV_HS256_SECRET,
+            user,
+            Duration::from_secs(3600),
+            false,
+        )
+        .expect("token");
+        Self {
+            user: user.to_owned(),
+            token,
+            env: env.clone(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Posts a command; returns the status and the JSON answer (None when unreachable).
+    pub async fn command(&self, name: &str, body: Value) -> Option<(u16, Value)> {
+        let url = format!("http://{}/v1/commands/{name}", self.env.command_api);
+        let response = self
+            .http
+            .post(url)
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .ok()?;
+        let status = response.status().as_u16();
+        Some((status, response.json().await.unwrap_or(Value::Null)))
+    }
+
+    /// GETs a query; returns the status, the `x-pagenow-stale` header and the JSON answer.
+    pub async fn query(&self, path_and_query: &str) -> (u16, bool, Value) {
+        let url = format!("http://{}{path_and_query}", self.env.query_api);
+        let response = self
+            .http
+            .get(url)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("query");
+        let stale = response
+            .headers()
+            .get("x-pagenow-stale")
+            .is_some_and(|v| v == "true");
+        (
+            response.status().as_u16(),
+            stale,
+            response.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    /// Opens a socket and waits for its `ready` frame.
+    pub async fn socket(&self) -> Socket {
+        let url = format!("ws://{}/v1/ws?token={}", self.env.push, self.token);
+        let (mut ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket");
+        let ready = next_json(&mut ws).await;
+        assert_eq!(ready["type"], "ready", "{ready}");
+        Socket { ws }
+    }
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// An open WebSocket.
+pub struct Socket {
+    ws: Ws,
+}
+
+impl Socket {
+    /// The next notice frame (other frames skipped), within 10 s.
+    pub async fn next_notice(&mut self) -> Value {
+        loop {
+            let frame = next_json(&mut self.ws).await;
+            if frame["type"] == "notice" {
+                return frame;
+            }
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.send(Message::Close(None)).await;
+    }
+}
+
+async fn next_json(ws: &mut Ws) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a frame within 10 s")
+            .expect("socket open")
+            .expect("frame");
+        if let Message::Text(text) = message {
+            return serde_json::from_str(&text).expect("JSON frame");
+        }
+    }
+}
+
+/// The position of the users view's checkpoint.
+pub async fn users_checkpoint(pool: &sqlx::PgPool) -> i64 {
+    sqlx::query_as::<_, (i64,)>("SELECT position FROM checkpoints WHERE name = 'users'")
+        .fetch_optional(pool)
+        .await
+        .ok()
+        .flatten()
+        .map_or(0, |(p,)| p)
+}
+
+/// Waits until the users view has taken every event in the store.
+pub async fn wait_for_views(pool: &sqlx::PgPool, limit: Duration) {
+    let head = event_store::FeedReader::new(pool.clone())
+        .head()
+        .await
+        .expect("head");
+    eventually(
+        limit,
+        "the users view to reach the store's head",
+        || async { (users_checkpoint(pool).await >= head.position).then_some(()) },
+    )
+    .await;
+}

@@ -1,0 +1,118 @@
+//! Who may open a socket, and how the upgrade answers; the health endpoints.
+
+#![allow(clippy::unwrap_used, reason = "a test may fail by panicking")]
+
+mod common;
+
+use common::{expect_ready, next_json, notice, notice_frame, request_with, token};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+#[tokio::test]
+async fn a_token_in_the_subprotocol_header_is_accepted_and_pagenow_selected() {
+    let service = common::start().await;
+    let protocols = format!("pagenow, {}", token("alice"));
+    let request = request_with(&service.ws_url(), &[("sec-websocket-protocol", protocols)]);
+
+    let (mut ws, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+
+    let selected = response.headers().get("sec-websocket-protocol").unwrap();
+    assert_eq!(selected, auth::WS_PROTOCOL);
+    expect_ready(&mut ws, "alice").await;
+    let sent = notice(9, "page.shared");
+    service.publish("alice", &sent).await;
+    assert_eq!(next_json(&mut ws).await, notice_frame(&sent));
+}
+
+#[tokio::test]
+async fn a_token_in_the_authorization_header_is_accepted() {
+    let service = common::start().await;
+    let bearer = format!("Bearer {}", token("alice"));
+    let request = request_with(&service.ws_url(), &[("authorization", bearer)]);
+
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+
+    expect_ready(&mut ws, "alice").await;
+}
+
+#[tokio::test]
+async fn an_upgrade_without_a_token_is_refused_with_401_and_not_upgraded() {
+    let service = common::start().await;
+
+    let response = upgrade_request(&service.ws_url()).await;
+
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(response.headers().get("upgrade").is_none());
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "auth.missing_token");
+}
+
+#[tokio::test]
+async fn an_upgrade_with_a_forged_token_is_refused_with_401() {
+    let service = common::start().await;
+    let forged = auth::mint_dev_token(
+        "another-secret-of-at-least-thirty-two-bytes",
+        "alice",
+        std::time::Duration::from_secs(60),
+        false,
+    )
+    .unwrap();
+
+    let url = format!("{}?token={forged}", service.ws_url());
+    let response = upgrade_request(&url).await;
+
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "auth.invalid_signature");
+}
+
+#[tokio::test]
+async fn a_plain_get_on_the_socket_route_gets_the_error_envelope() {
+    let service = common::start().await;
+    let url = format!("{}?token={}", service.http_url("/v1/ws"), token("alice"));
+
+    let response = reqwest::get(url).await.unwrap();
+
+    assert!(response.status().is_client_error());
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "request.not_a_websocket");
+}
+
+#[tokio::test]
+async fn readyz_follows_the_nats_connection() {
+    let mut service = common::start().await;
+    let healthz = reqwest::get(service.http_url("/healthz")).await.unwrap();
+    assert_eq!(healthz.text().await.unwrap(), "ok");
+    let ready = reqwest::get(service.http_url("/readyz")).await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+
+    service.nats.stop();
+
+    let url = service.http_url("/readyz");
+    let body = testkit::eventually(common::PATIENCE, "readyz to fail", || async {
+        let response = reqwest::get(&url).await.ok()?;
+        if response.status() != StatusCode::SERVICE_UNAVAILABLE {
+            return None;
+        }
+        response.json::<Value>().await.ok()
+    })
+    .await;
+    assert_eq!(
+        body,
+        serde_json::json!({"ready": false, "checks": [{"name": "nats", "ok": false}]})
+    );
+}
+
+/// A WebSocket upgrade request as a browser sends it, over plain HTTP.
+async fn upgrade_request(url: &str) -> reqwest::Response {
+    let url = url.replacen("ws://", "http://", 1);
+    reqwest::Client::new()
+        .get(url)
+        .header("connection", "Upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send()
+        .await
+        .unwrap()
+}

@@ -1,0 +1,152 @@
+//! How sockets end: shutdown, oversized frames, a lost subscription, dead peers, and a
+//! client's own Close.
+
+#![allow(clippy::unwrap_used, reason = "a test may fail by panicking")]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{expect_close, next_json, next_message, notice, notice_frame, send_text, PATIENCE};
+use futures::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message;
+
+#[tokio::test]
+async fn on_shutdown_a_connected_client_receives_close_1001() {
+    let mut service = common::start().await;
+    let mut ws = service.connect("alice").await;
+
+    let client = async {
+        let close = expect_close(&mut ws).await;
+        expect_end(&mut ws).await;
+        close
+    };
+    let (stopped, close) = tokio::join!(service.shut_down(), client);
+
+    assert_eq!(close.code, CloseCode::Away);
+    stopped.unwrap();
+}
+
+#[tokio::test]
+async fn a_message_within_the_limit_is_ignored_and_one_over_it_closes_with_1009() {
+    let service = common::start_with(|config| push::Config {
+        max_message_bytes: 1024,
+        ..config
+    })
+    .await;
+    let mut ws = service.connect("alice").await;
+
+    send_text(&mut ws, "x".repeat(1024)).await;
+    let sent = notice(1, "still.open");
+    service.publish("alice", &sent).await;
+    assert_eq!(next_json(&mut ws).await, notice_frame(&sent));
+
+    send_text(&mut ws, "x".repeat(1025)).await;
+    assert_eq!(expect_close(&mut ws).await.code, CloseCode::Size);
+    expect_end(&mut ws).await;
+}
+
+#[tokio::test]
+async fn the_default_limit_is_sixteen_kibibytes() {
+    let service = common::start().await;
+    let mut ws = service.connect("alice").await;
+
+    send_text(&mut ws, "x".repeat(16 * 1024 + 1)).await;
+
+    assert_eq!(expect_close(&mut ws).await.code, CloseCode::Size);
+    expect_end(&mut ws).await;
+}
+
+#[tokio::test]
+async fn when_the_notice_subscription_ends_the_socket_closes_with_1011_try_again() {
+    let service = common::start().await;
+    let mut ws = service.connect("alice").await;
+
+    service.service_nats.drain().await.unwrap();
+
+    let close = expect_close(&mut ws).await;
+    assert_eq!(close.code, CloseCode::Error);
+    assert_eq!(close.reason.as_str(), "try again");
+    expect_end(&mut ws).await;
+}
+
+#[tokio::test]
+async fn a_client_that_answers_pings_stays_connected() {
+    let service = common::start_with(|config| push::Config {
+        ping_interval: Duration::from_millis(50),
+        ..config
+    })
+    .await;
+    let mut ws = service.connect("alice").await;
+
+    // tungstenite answers each ping with a pong as it reads; five pings span more
+    // than the two intervals a silent client is given.
+    for _ in 0..5 {
+        assert!(matches!(next_message(&mut ws).await, Message::Ping(_)));
+    }
+    let sent = notice(1, "still.here");
+    service.publish("alice", &sent).await;
+    assert_eq!(next_json(&mut ws).await, notice_frame(&sent));
+}
+
+#[tokio::test]
+async fn a_silent_client_is_dropped_after_two_ping_intervals() {
+    let service = common::start_with(|config| push::Config {
+        ping_interval: Duration::from_millis(50),
+        ..config
+    })
+    .await;
+    let mut tcp = TcpStream::connect(service.addr).await.unwrap();
+    tcp.write_all(raw_upgrade(&service.addr, "alice").as_bytes())
+        .await
+        .unwrap();
+
+    // Never answers anything: the server must end the connection by itself.
+    let mut received = Vec::new();
+    tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut received))
+        .await
+        .expect("the server drops the silent client")
+        .unwrap();
+
+    assert!(received.starts_with(b"HTTP/1.1 101"));
+    let ping = [0x89, 0x00];
+    assert!(received.windows(2).any(|w| w == ping), "pinged first");
+}
+
+#[tokio::test]
+async fn a_close_from_the_client_is_answered_and_ends_the_session() {
+    let service = common::start().await;
+    let mut ws = service.connect("alice").await;
+
+    let bye = CloseFrame {
+        code: CloseCode::Normal,
+        reason: "bye".into(),
+    };
+    ws.send(Message::Close(Some(bye))).await.unwrap();
+
+    assert_eq!(expect_close(&mut ws).await.code, CloseCode::Normal);
+    expect_end(&mut ws).await;
+}
+
+/// Reads on after the Close frame (which lets the client answer it) until the server
+/// ends the connection.
+async fn expect_end(ws: &mut common::Ws) {
+    let end = tokio::time::timeout(PATIENCE, ws.next())
+        .await
+        .expect("the server ends the connection in time");
+    assert!(end.is_none(), "nothing after the Close frame: {end:?}");
+}
+
+/// A WebSocket upgrade request for `user_id`, as raw HTTP.
+fn raw_upgrade(addr: &std::net::SocketAddr, user_id: &str) -> String {
+    format!(
+        "GET /v1/ws?token={} HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\n\
+         Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        common::token(user_id)
+    )
+}
