@@ -57,7 +57,10 @@ pub struct Keys {
 
 impl Keys {
     pub fn new(pool: PgPool) -> Self {
-        Self { pool, cache: Arc::default() }
+        Self {
+            pool,
+            cache: Arc::default(),
+        }
     }
 
     /// Seals `plaintext` under `owner`'s key, creating the key on first use.
@@ -67,13 +70,21 @@ impl Keys {
             None => self.create_or_read(owner).await?,
         };
         let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
-        let payload = Payload { msg: plaintext.as_bytes(), aad: owner.as_bytes() };
+        let payload = Payload {
+            msg: plaintext.as_bytes(),
+            aad: owner.as_bytes(),
+        };
         let ciphertext = ChaCha20Poly1305::new(&key)
             .encrypt(&nonce, payload)
-            .map_err(|_| PersonalDataError::Corrupt { owner: owner.to_owned() })?;
+            .map_err(|_| PersonalDataError::Corrupt {
+                owner: owner.to_owned(),
+            })?;
         let mut bytes = nonce.to_vec();
         bytes.extend_from_slice(&ciphertext);
-        Ok(Sealed { owner: owner.to_owned(), sealed: BASE64.encode(bytes) })
+        Ok(Sealed {
+            owner: owner.to_owned(),
+            sealed: BASE64.encode(bytes),
+        })
     }
 
     /// Opens `sealed`, or reports it erased when its owner's key is gone.
@@ -89,7 +100,10 @@ impl Keys {
     }
 
     /// Opens an optional value; erased values come back as `None`.
-    pub async fn open_optional(&self, sealed: Option<&Sealed>) -> Result<Option<String>, PersonalDataError> {
+    pub async fn open_optional(
+        &self,
+        sealed: Option<&Sealed>,
+    ) -> Result<Option<String>, PersonalDataError> {
         match sealed {
             Some(sealed) => Ok(self.open(sealed).await?.into_text()),
             None => Ok(None),
@@ -107,7 +121,11 @@ impl Keys {
     }
 
     fn cached(&self, owner: &str) -> Option<Key> {
-        self.cache.read().unwrap_or_else(|p| p.into_inner()).get(owner).copied()
+        self.cache
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(owner)
+            .copied()
     }
 
     fn write_cache(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Key>> {
@@ -117,22 +135,29 @@ impl Keys {
     async fn create_or_read(&self, owner: &str) -> Result<Key, PersonalDataError> {
         let fresh = ChaCha20Poly1305::generate_key(&mut OsRng);
         // Two writers may race to create the key: the first insert wins, both read it.
-        sqlx::query("INSERT INTO personal_data_keys (user_id, key) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(owner)
-            .bind(fresh.as_slice())
-            .execute(&self.pool)
-            .await?;
-        self.read(owner).await?.ok_or(PersonalDataError::Corrupt { owner: owner.to_owned() })
+        sqlx::query(
+            "INSERT INTO personal_data_keys (user_id, key) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(owner)
+        .bind(fresh.as_slice())
+        .execute(&self.pool)
+        .await?;
+        self.read(owner).await?.ok_or(PersonalDataError::Corrupt {
+            owner: owner.to_owned(),
+        })
     }
 
     async fn read(&self, owner: &str) -> Result<Option<Key>, PersonalDataError> {
-        let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT key FROM personal_data_keys WHERE user_id = $1")
-            .bind(owner)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<(Vec<u8>,)> =
+            sqlx::query_as("SELECT key FROM personal_data_keys WHERE user_id = $1")
+                .bind(owner)
+                .fetch_optional(&self.pool)
+                .await?;
         let Some((bytes,)) = row else { return Ok(None) };
         if bytes.len() != 32 {
-            return Err(PersonalDataError::Corrupt { owner: owner.to_owned() });
+            return Err(PersonalDataError::Corrupt {
+                owner: owner.to_owned(),
+            });
         }
         let key = *Key::from_slice(&bytes);
         self.write_cache().insert(owner.to_owned(), key);
@@ -141,13 +166,18 @@ impl Keys {
 }
 
 fn decrypt(key: &Key, sealed: &Sealed) -> Result<String, PersonalDataError> {
-    let corrupt = || PersonalDataError::Corrupt { owner: sealed.owner.clone() };
+    let corrupt = || PersonalDataError::Corrupt {
+        owner: sealed.owner.clone(),
+    };
     let bytes = BASE64.decode(&sealed.sealed).map_err(|_| corrupt())?;
     if bytes.len() < NONCE_LEN {
         return Err(corrupt());
     }
     let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
-    let payload = Payload { msg: ciphertext, aad: sealed.owner.as_bytes() };
+    let payload = Payload {
+        msg: ciphertext,
+        aad: sealed.owner.as_bytes(),
+    };
     let plain = ChaCha20Poly1305::new(key)
         .decrypt(Nonce::from_slice(nonce), payload)
         .map_err(|_| corrupt())?;

@@ -9,7 +9,10 @@ async fn a_sealed_value_opens_to_its_text_and_hides_it_at_rest(pool: PgPool) {
     let sealed = keys.seal("ann", "ann@example.com").await.expect("seal");
     assert!(!sealed.sealed.contains("ann@example.com"));
     let fresh_process = Keys::new(pool);
-    assert_eq!(fresh_process.open(&sealed).await.expect("open"), Opened::Text("ann@example.com".into()));
+    assert_eq!(
+        fresh_process.open(&sealed).await.expect("open"),
+        Opened::Text("ann@example.com".into())
+    );
 }
 
 #[sqlx::test(migrator = "migrations::MIGRATOR")]
@@ -20,7 +23,10 @@ async fn shredding_a_key_erases_every_value_of_that_user_only(pool: PgPool) {
     keys.shred("ann").await.expect("shred");
     let replay = Keys::new(pool);
     assert_eq!(replay.open(&ann).await.expect("open"), Opened::Erased);
-    assert_eq!(replay.open(&bob).await.expect("open"), Opened::Text("Bob".into()));
+    assert_eq!(
+        replay.open(&bob).await.expect("open"),
+        Opened::Text("Bob".into())
+    );
 }
 
 #[sqlx::test(migrator = "migrations::MIGRATOR")]
