@@ -3,7 +3,7 @@
 //!
 //! - [`cli`]: the typed configuration (flags and environment).
 //! - [`services`]: starting services, alone or all in one process.
-//! - [`telemetry`]: logging.
+//! - [`telemetry`]: how logs are written.
 
 pub mod cli;
 pub mod services;
