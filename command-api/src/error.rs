@@ -43,11 +43,9 @@ fn user_error(e: UserError) -> ApiError {
 
 /// A database that cannot be reached is a 503; anything else from it is a bug.
 pub fn store_error(e: &sqlx::Error) -> ApiError {
-    match e {
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_) => ApiError::unavailable("the database", e),
-        _ => ApiError::internal(e),
+    if event_store::availability::is_unavailable(e) {
+        ApiError::unavailable("the database", e)
+    } else {
+        ApiError::internal(e)
     }
 }

@@ -71,7 +71,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn readyz(State(pool): State<PgPool>) -> Readiness {
-    let ok = sqlx::query("SELECT 1").execute(&pool).await.is_ok();
+    let ok = event_store::availability::ping(&pool).await;
     Readiness::from_checks(vec![Check {
         name: "postgres",
         ok,

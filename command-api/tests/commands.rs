@@ -252,3 +252,25 @@ async fn concurrent_updates_of_one_profile_all_land(pool: PgPool) {
     }
     assert_eq!(event_count(&pool).await, 17);
 }
+
+#[tokio::test]
+async fn a_database_that_cannot_be_reached_is_a_503_with_a_clear_code() {
+    let nowhere = format!(
+        "postgres://postgres@127.0.0.1:{}/nowhere",
+        testkit::free_port()
+    );
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .acquire_timeout(Duration::from_millis(300))
+        .connect_lazy(&nowhere)
+        .expect("lazy pool");
+    let api = Api::start(&pool).await;
+    let (status, body) = api.post(Some("ann"), REGISTER, &ann()).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::SERVICE_UNAVAILABLE, "service.unavailable")
+    );
+    assert!(
+        !body.to_string().contains("nowhere"),
+        "internal details leaked: {body}"
+    );
+}

@@ -7,6 +7,7 @@
 //!   feed [`Cursor`], event [`Metadata`], and NATS subject naming.
 //! - [`codec`]: domain events to and from `(event_type, event_version, payload)`.
 //! - [`append`]: one round trip appends a command's events, or reports a conflict.
+//! - [`availability`]: whether Postgres can be reached (probes, 503 or 500).
 //! - [`repository`]: loads an aggregate (cached), runs a command, appends, retries
 //!   conflicts; returns the positions of the new events.
 //! - [`reader`]: the feed, in commit-safe order, that never skips a late commit.
@@ -17,6 +18,7 @@
 //! `execute` there returns no positions and costs six round trips (DESIGN.md).
 
 pub mod append;
+pub mod availability;
 pub mod checkpoint;
 pub mod codec;
 pub mod envelope;

@@ -114,7 +114,23 @@ impl FeedReader {
         }))
     }
 
-    /// The cursor of the last event a reader can take now (the readable head).
+    /// The cursor of the last committed event: where the feed will have reached once
+    /// every transaction older than it has ended. A lag is measured against this.
+    pub async fn last_committed(&self) -> Result<Cursor, sqlx::Error> {
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT tx_id::text::bigint, position FROM events ORDER BY tx_id DESC, position DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map_or(Cursor::START, |(tx_id, position)| Cursor {
+            tx_id: tx_id as u64,
+            position,
+        }))
+    }
+
+    /// The cursor of the last event a reader can take now (the readable head). It lags
+    /// [`Self::last_committed`] while an older write transaction, in any database of the
+    /// server (`xmin` is server-wide), is still open.
     pub async fn head(&self) -> Result<Cursor, sqlx::Error> {
         let row: Option<(i64, i64)> = sqlx::query_as(
             "SELECT tx_id::text::bigint, position FROM events

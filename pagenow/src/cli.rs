@@ -66,6 +66,9 @@ pub struct Services {
     pub query_api_addr: SocketAddr,
     #[arg(long, env = "PUSH_ADDR", default_value = "127.0.0.1:8083")]
     pub push_addr: SocketAddr,
+    /// Where the relay and projector serve `/healthz` and `/readyz` (off when unset).
+    #[arg(long, env = "PAGENOW_HEALTH_ADDR")]
+    pub health_addr: Option<SocketAddr>,
     /// How long a query with `min_position` waits for the views, at most (ms).
     #[arg(long, env = "PAGENOW_CONSISTENCY_TIMEOUT_MS", default_value_t = 3000)]
     pub consistency_timeout_ms: u64,

@@ -3,9 +3,11 @@
 //!
 //! - [`cli`]: the typed configuration (flags and environment).
 //! - [`services`]: starting services, alone or all in one process.
+//! - [`health`]: health endpoints for the workers.
 //! - [`telemetry`]: how logs are written.
 
 pub mod cli;
+pub mod health;
 pub mod services;
 pub mod telemetry;
 

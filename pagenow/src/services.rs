@@ -88,8 +88,23 @@ pub async fn run(config: &Services, roles: &[Role]) -> anyhow::Result<()> {
     }
     let shutdown = Shutdown::new();
     let mut tasks = JoinSet::new();
+    let needs_nats = roles
+        .iter()
+        .any(|r| matches!(r, Role::Push | Role::Relay | Role::Projector));
+    let nats = match needs_nats {
+        true => Some(connect_nats(&config.nats_url).await?),
+        false => None,
+    };
     for &role in roles {
-        start(role, config, &pool, &shutdown, &mut tasks).await?;
+        start(role, config, &pool, nats.clone(), &shutdown, &mut tasks).await?;
+    }
+    if let Some(addr) = config.health_addr {
+        tasks.spawn(crate::health::serve(
+            addr,
+            pool.clone(),
+            nats,
+            shutdown.wait(),
+        ));
     }
     tokio::spawn(on_signal(shutdown.clone()));
     let mut outcome = Ok(());
@@ -110,10 +125,12 @@ async fn start(
     role: Role,
     config: &Services,
     pool: &PgPool,
+    nats: Option<async_nats::Client>,
     shutdown: &Shutdown,
     tasks: &mut JoinSet<anyhow::Result<()>>,
 ) -> anyhow::Result<()> {
     let stop = shutdown.wait();
+    let nats = || nats.clone().context("no NATS connection");
     match role {
         Role::CommandApi => {
             let app = command_api::build(
@@ -138,21 +155,12 @@ async fn start(
         }
         Role::Push => {
             let push_config = push::Config::new(config.push_addr);
-            let app = push::build(
-                push_config,
-                connect_nats(&config.nats_url).await?,
-                verifier(config).await?,
-            )
-            .await?;
+            let app = push::build(push_config, nats()?, verifier(config).await?).await?;
             tracing::info!(url = %format!("ws://{}/v1/ws", app.local_addr()), "push listening");
             tasks.spawn(async move { app.run(stop).await.context("push") });
         }
         Role::Relay => {
-            let relay = relay::Relay::new(
-                pool.clone(),
-                connect_nats(&config.nats_url).await?,
-                relay::Config::default(),
-            );
+            let relay = relay::Relay::new(pool.clone(), nats()?, relay::Config::default());
             tasks.spawn(async move {
                 relay.run(stop).await;
                 Ok(())
@@ -160,12 +168,8 @@ async fn start(
         }
         Role::Projector => {
             let users = Arc::new(projector::users::Users::new(Keys::new(pool.clone())));
-            let runner = projector::Runner::new(
-                pool.clone(),
-                connect_nats(&config.nats_url).await?,
-                users,
-                projector::Config::default(),
-            );
+            let runner =
+                projector::Runner::new(pool.clone(), nats()?, users, projector::Config::default());
             tasks.spawn(async move {
                 runner.run(stop).await;
                 Ok(())

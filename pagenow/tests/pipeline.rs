@@ -96,21 +96,32 @@ async fn commands_succeed_while_nats_is_down_and_views_catch_up_after(pool: PgPo
     wait_for_views(&pool, Duration::from_secs(30)).await;
 
     nats.stop();
+    let mut last_position = 0;
     for n in 0..20 {
-        let (status, body) = ann
-            .command(
-                "update-profile",
-                json!({ "work": { "value": format!("job {n}") } }),
-            )
+        let body = json!({ "work": { "value": format!("job {n}") } });
+        let (status, answer) = ann
+            .command("update-profile", body)
             .await
             .expect("command API");
-        assert_eq!(status, 200, "{body}");
+        assert_eq!(status, 200, "{answer}");
+        last_position = answer["position"].as_i64().expect("position");
     }
+    let (_, stale, _) = ann
+        .query(&format!("/v1/me?min_position={last_position}&wait_ms=300"))
+        .await;
+    assert!(stale, "the view moved while NATS was down");
     nats.resume().expect("nats back");
 
-    wait_for_views(&pool, Duration::from_secs(60)).await;
-    let (_, _, me) = ann.query("/v1/me").await;
-    assert_eq!(me["work"], "job 19");
+    let (status, stale, me) = ann
+        .query(&format!(
+            "/v1/me?min_position={last_position}&wait_ms=10000"
+        ))
+        .await;
+    assert_eq!(
+        (status, stale, me["work"].as_str()),
+        (200, false, Some("job 19")),
+        "{me}"
+    );
 }
 
 /// Posts `count` profile updates, spread over `users`, each until it is accepted

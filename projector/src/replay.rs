@@ -1,37 +1,45 @@
 //! Replays: a projection rebuilt from the event store itself (not NATS), and the
 //! comparison of a rebuilt table with the live one ("replay equals live").
 
+use std::time::Duration;
+
 use event_store::{Cursor, FeedReader, StoredEvent};
 use sqlx::PgPool;
 
+/// How often a rebuild looks again while the feed is held back.
+const HELD_BACK_POLL: Duration = Duration::from_millis(10);
+
 use crate::{Projection, ProjectionError};
 
-/// Applies every event of the store, in feed order, to `projection` (whose tables must
-/// start empty), in transactions of up to `batch` events. Notices are dropped: a replay
-/// tells nobody anything. Returns the number of events read.
+/// Applies every event committed when it starts, in feed order, to `projection`
+/// (whose tables must start empty), in transactions of up to `batch` events. While an
+/// older transaction holds the feed back it waits, so the rebuild reaches everything
+/// that had committed. Notices are dropped: a replay tells nobody anything. Returns the
+/// number of events applied.
 pub async fn rebuild(
     pool: &PgPool,
     projection: &dyn Projection,
     batch: i64,
 ) -> Result<u64, ProjectionError> {
     let reader = FeedReader::new(pool.clone());
-    let head = reader.head().await?;
+    let target = reader.last_committed().await?;
     let mut cursor = Cursor::START;
-    let mut read = 0;
-    while cursor < head {
+    let mut applied = 0;
+    while cursor < target {
         let events = reader.read_after(cursor, batch).await?;
-        let Some(last) = events.last().map(StoredEvent::cursor) else {
-            break;
-        };
+        if events.is_empty() {
+            tokio::time::sleep(HELD_BACK_POLL).await;
+            continue;
+        }
         let mut tx = pool.begin().await?;
-        for event in events.iter().filter(|e| e.cursor() <= head) {
+        for event in events.iter().filter(|e| e.cursor() <= target) {
             projection.apply(&mut tx, event).await?;
-            read += 1;
+            applied += 1;
         }
         tx.commit().await?;
-        cursor = last;
+        cursor = events.last().map_or(cursor, StoredEvent::cursor);
     }
-    Ok(read)
+    Ok(applied)
 }
 
 /// The rows that are in one of `live` and `replayed` but not in the other, as JSON

@@ -62,17 +62,19 @@ fn start_pipeline(pool: &PgPool, nats: &async_nats::Client) -> Vec<oneshot::Send
 }
 
 async fn wait_until_caught_up(pool: &PgPool) {
-    let head = FeedReader::new(pool.clone()).head().await.expect("head");
+    let target = FeedReader::new(pool.clone())
+        .last_committed()
+        .await
+        .expect("last committed");
     eventually(
         Duration::from_secs(20),
-        "the users view to reach the head",
+        "the users view to reach the last committed event",
         || async {
-            let position: Option<(i64,)> =
-                sqlx::query_as("SELECT position FROM checkpoints WHERE name = 'users'")
-                    .fetch_optional(pool)
-                    .await
-                    .ok()?;
-            (position?.0 >= head.position).then_some(())
+            let mut conn = pool.acquire().await.ok()?;
+            let checkpoint = event_store::checkpoint::load(&mut conn, "users")
+                .await
+                .ok()?;
+            (checkpoint.cursor >= target).then_some(())
         },
     )
     .await;

@@ -1,13 +1,8 @@
-//! Postgres failures as a client sees them, and the readiness probe.
-
-use std::time::Duration;
+//! Postgres failures as a client sees them.
 
 use http_api::ApiError;
-use sqlx::PgPool;
 
-/// How long `/readyz` waits for Postgres: a pool that cannot connect would otherwise
-/// hold the probe for its whole acquire timeout.
-const PING_TIMEOUT: Duration = Duration::from_secs(2);
+pub use event_store::availability::ping;
 
 /// A read-model query failed.
 ///
@@ -20,10 +15,7 @@ pub struct DatabaseError(#[from] sqlx::Error);
 impl DatabaseError {
     /// Whether Postgres could not be reached at all, rather than refusing a query.
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self.0,
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
-        )
+        event_store::availability::is_unavailable(&self.0)
     }
 }
 
@@ -35,10 +27,4 @@ impl From<DatabaseError> for ApiError {
             ApiError::internal(&err)
         }
     }
-}
-
-/// Whether Postgres answers `SELECT 1` within [`PING_TIMEOUT`].
-pub async fn ping(pool: &PgPool) -> bool {
-    let select = sqlx::query("SELECT 1").execute(pool);
-    matches!(tokio::time::timeout(PING_TIMEOUT, select).await, Ok(Ok(_)))
 }

@@ -218,26 +218,22 @@ async fn next_json(ws: &mut Ws) -> Value {
     }
 }
 
-/// The position of the users view's checkpoint.
-pub async fn users_checkpoint(pool: &sqlx::PgPool) -> i64 {
-    sqlx::query_as::<_, (i64,)>("SELECT position FROM checkpoints WHERE name = 'users'")
-        .fetch_optional(pool)
-        .await
-        .ok()
-        .flatten()
-        .map_or(0, |(p,)| p)
-}
-
-/// Waits until the users view has taken every event in the store.
+/// Waits until the users view has applied every event committed so far.
 pub async fn wait_for_views(pool: &sqlx::PgPool, limit: Duration) {
-    let head = event_store::FeedReader::new(pool.clone())
-        .head()
+    let target = event_store::FeedReader::new(pool.clone())
+        .last_committed()
         .await
-        .expect("head");
+        .expect("last committed");
     eventually(
         limit,
-        "the users view to reach the store's head",
-        || async { (users_checkpoint(pool).await >= head.position).then_some(()) },
+        "the users view to reach the last committed event",
+        || async {
+            let mut conn = pool.acquire().await.ok()?;
+            let checkpoint = event_store::checkpoint::load(&mut conn, "users")
+                .await
+                .ok()?;
+            (checkpoint.cursor >= target).then_some(())
+        },
     )
     .await;
 }
