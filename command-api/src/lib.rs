@@ -9,9 +9,12 @@
 //! Boundaries: writes only the event store and the personal-data keys; never NATS (the
 //! relay publishes) and never views (the projector keeps them).
 //!
-//! Modules: [`error`] (service errors to the JSON envelope), [`users`] (profile commands).
+//! Modules: [`error`] (service errors to the JSON envelope), [`users`] (profile and sharing
+//! policy commands), [`friendships`], [`shares`].
 
 pub mod error;
+pub mod friendships;
+pub mod shares;
 pub mod users;
 
 use std::future::Future;
@@ -43,6 +46,8 @@ pub struct AppState {
     pub verifier: Verifier,
     pub keys: Keys,
     pub users: Arc<AggregateRepository<User>>,
+    pub friendships: Arc<friendships::Commands>,
+    pub shares: Arc<shares::Commands>,
 }
 
 impl AppState {
@@ -52,8 +57,11 @@ impl AppState {
             Upcasters::default(),
             UserEvent::current_version,
         );
+        let keys = Keys::new(pool.clone());
         Self {
-            keys: Keys::new(pool.clone()),
+            friendships: Arc::new(friendships::Commands::new(pool.clone(), keys.clone())),
+            shares: Arc::new(shares::Commands::new(pool.clone(), keys.clone())),
+            keys,
             users: Arc::new(users),
             pool,
             verifier,
@@ -65,6 +73,8 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .merge(users::routes())
+        .merge(friendships::routes())
+        .merge(shares::routes())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz));
     http_api::layers::standard(routes).with_state(state)

@@ -6,13 +6,17 @@
 //! - [`personal`]: [`Sealed`], personal data as it travels inside events (encrypted
 //!   with its owner's key, outside this crate).
 //! - [`user`]: the user profile aggregate.
+//! - [`friendship`]: one relationship per pair of users.
+//! - [`share`]: pages shared with friends, and their notifications.
 //!
 //! Each aggregate has a command enum, an event enum, an error enum with a stable code per
 //! variant, a state with a pure `decide` and an infallible `evolve`; its cqrs-es
 //! `Aggregate` impl only calls them. Event type names and versions are explicit strings
 //! that never change once released.
 
+pub mod friendship;
 pub mod personal;
+pub mod share;
 pub mod user;
 
 pub use personal::Sealed;

@@ -1,7 +1,6 @@
 //! Starting services, alone or together, and stopping them on a signal.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -167,13 +166,19 @@ async fn start(
             });
         }
         Role::Projector => {
-            let users = Arc::new(projector::users::Users::new(Keys::new(pool.clone())));
-            let runner =
-                projector::Runner::new(pool.clone(), nats()?, users, projector::Config::default());
-            tasks.spawn(async move {
-                runner.run(stop).await;
-                Ok(())
-            });
+            for projection in projector::all(Keys::new(pool.clone())) {
+                let runner = projector::Runner::new(
+                    pool.clone(),
+                    nats()?,
+                    projection,
+                    projector::Config::default(),
+                );
+                let stop = shutdown.wait();
+                tasks.spawn(async move {
+                    runner.run(stop).await;
+                    Ok(())
+                });
+            }
         }
     }
     Ok(())

@@ -14,14 +14,19 @@
 //!
 //! Boundaries: reads NATS and writes view tables; never writes the event store.
 
+pub mod friendships;
 pub mod notices;
 pub mod replay;
 pub mod runner;
+pub mod shares;
 pub mod users;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use event_bus::Addressed;
 use event_store::StoredEvent;
+use personal_data::Keys;
 use sqlx::PgConnection;
 
 pub use runner::{Config, Runner};
@@ -50,4 +55,10 @@ pub trait Projection: Send + Sync {
         tx: &mut PgConnection,
         event: &StoredEvent,
     ) -> Result<Vec<Addressed>, ProjectionError>;
+}
+
+/// Every projection of the system, live: `pagenow projector` runs one runner for each.
+/// A projection added here is built from the whole history on its first start.
+pub fn all(keys: Keys) -> Vec<Arc<dyn Projection>> {
+    vec![Arc::new(users::Users::new(keys))]
 }

@@ -17,6 +17,8 @@
 
 pub mod consistency;
 pub mod database;
+pub mod friendships;
+pub mod shares;
 pub mod users;
 
 use std::future::Future;
@@ -90,6 +92,8 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .merge(users::routes())
+        .merge(friendships::routes())
+        .merge(shares::routes())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz));
     http_api::layers::standard(routes).with_state(state)

@@ -1,0 +1,1 @@
+//! Friendships: one aggregate per pair of users (filled in by the friendships work).

@@ -1,0 +1,1 @@
+//! Shared pages and their notifications (filled in by the sharing work).

@@ -1,0 +1,1 @@
+//! The friendship views (filled in by the friendships work).

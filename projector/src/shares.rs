@@ -1,0 +1,1 @@
+//! The share notification views (filled in by the sharing work).
