@@ -54,3 +54,30 @@ pub async fn save(
     .await?;
     Ok(())
 }
+
+/// Locks the checkpoint row `name` until the caller's transaction ends, creating it at the
+/// start of the feed if absent, and returns what it holds.
+///
+/// A writer that keeps a view with its checkpoint calls this first in each transaction and
+/// compares the answer with what it believes: a previous leader's commit still in flight
+/// when leadership changed hands lands before this returns, and shows up as a difference
+/// instead of being applied a second time.
+pub async fn lock(conn: &mut PgConnection, name: &str) -> Result<Checkpoint, sqlx::Error> {
+    sqlx::query("INSERT INTO checkpoints (name, tx_id, position) VALUES ($1, '0', 0) ON CONFLICT (name) DO NOTHING")
+        .bind(name)
+        .execute(&mut *conn)
+        .await?;
+    let (tx_id, position, stream_sequence): (i64, i64, i64) = sqlx::query_as(
+        "SELECT tx_id::text::bigint, position, stream_sequence FROM checkpoints WHERE name = $1 FOR UPDATE",
+    )
+    .bind(name)
+    .fetch_one(conn)
+    .await?;
+    Ok(Checkpoint {
+        cursor: Cursor {
+            tx_id: tx_id as u64,
+            position,
+        },
+        stream_sequence: stream_sequence as u64,
+    })
+}

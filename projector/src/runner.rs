@@ -42,6 +42,9 @@ enum TermError {
     Nats(String),
     #[error(transparent)]
     Projection(#[from] ProjectionError),
+    /// Another runner moved the checkpoint (a previous leader's last commit landed late).
+    #[error("checkpoint moved under this runner: {0:?}")]
+    Superseded(Checkpoint),
 }
 
 fn nats(error: impl std::fmt::Display) -> TermError {
@@ -126,6 +129,10 @@ impl Runner {
         mut checkpoint: Checkpoint,
     ) -> Result<Checkpoint, TermError> {
         let mut tx = self.pool.begin().await?;
+        let stored = checkpoint::lock(&mut tx, self.projection.name()).await?;
+        if stored != checkpoint {
+            return Err(TermError::Superseded(stored));
+        }
         let mut addressed = Vec::new();
         for message in batch {
             let stream_sequence = message.info().map_err(nats)?.stream_sequence;

@@ -49,8 +49,13 @@ async fn register(pool: &PgPool, keys: &Keys, id: &str, email: &str) {
         .expect("update");
 }
 
-/// The relay and the users projection, stopped when the returned senders drop.
-fn start_pipeline(pool: &PgPool, nats: &async_nats::Client) -> Vec<oneshot::Sender<()>> {
+/// The relay and the users projection, stopped when the returned senders drop. They get
+/// a pool of their own, as in a real process: a test's pool has only five connections.
+fn start_pipeline(test_pool: &PgPool, nats: &async_nats::Client) -> Vec<oneshot::Sender<()>> {
+    let pool = &sqlx::postgres::PgPoolOptions::new()
+        .max_connections(10)
+        .connect_lazy(&testkit::database_url(test_pool))
+        .expect("pipeline pool");
     let (stop_relay, relay_stopped) = oneshot::channel::<()>();
     let relay = relay::Relay::new(pool.clone(), nats.clone(), relay::Config::default());
     tokio::spawn(relay.run(async move { drop(relay_stopped.await) }));
@@ -211,4 +216,95 @@ async fn a_replay_after_erasure_shows_the_user_without_personal_data(pool: PgPoo
         .expect("rebuild");
     let expected: Row = ("ann".into(), None, None, None, true, 2);
     assert_eq!(user_row(&pool, "ann").await, expected);
+}
+
+/// Changes ann's work: one more `user.profile_updated` event.
+async fn change_work(pool: &PgPool, keys: &Keys, work: &str) {
+    let users = AggregateRepository::<User>::new(
+        pool.clone(),
+        Upcasters::default(),
+        UserEvent::current_version,
+    );
+    let field = FieldPatch {
+        value: Patch::Set(keys.seal("ann", work).await.expect("seal")),
+        public: None,
+    };
+    let update = UpdateProfile {
+        work: Some(field),
+        at: Utc::now(),
+        ..Default::default()
+    };
+    users
+        .execute(
+            "ann",
+            UserCommand::UpdateProfile(Box::new(update)),
+            &(),
+            &Metadata::default(),
+        )
+        .await
+        .expect("update");
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn a_previous_leaders_late_commit_is_not_applied_again(pool: PgPool) {
+    let nats = TestNats::start().expect("nats");
+    let client = async_nats::connect(nats.url()).await.expect("connect");
+    let keys = Keys::new(pool.clone());
+    register(&pool, &keys, "ann", "ann@example.com").await;
+    let running = start_pipeline(&pool, &client);
+    wait_until_caught_up(&pool).await;
+    drop(running);
+    change_work(&pool, &keys, "first").await;
+    change_work(&pool, &keys, "second").await;
+
+    // The old leader's last batch: applied, its commit still in flight.
+    let mut late = pool.begin().await.expect("begin");
+    let mut checkpoint = event_store::checkpoint::lock(&mut late, "users")
+        .await
+        .expect("lock");
+    let users = Users::new(keys.clone());
+    for event in FeedReader::new(pool.clone())
+        .read_after(checkpoint.cursor, 10)
+        .await
+        .expect("read")
+    {
+        projector::Projection::apply(&users, &mut late, &event)
+            .await
+            .expect("apply");
+        checkpoint.cursor = event.cursor();
+        checkpoint.stream_sequence += 1;
+    }
+    event_store::checkpoint::save(&mut late, "users", checkpoint)
+        .await
+        .expect("save");
+
+    // A new leader starts from the committed checkpoint, before the late commit lands.
+    let _running = start_pipeline(&pool, &client);
+    eventually(
+        Duration::from_secs(10),
+        "the new runner to wait on the checkpoint row",
+        || async {
+            let (waiting,): (i64,) =
+                sqlx::query_as("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                    .fetch_one(&pool)
+                    .await
+                    .ok()?;
+            (waiting > 0).then_some(())
+        },
+    )
+    .await;
+    late.commit().await.expect("late commit");
+    change_work(&pool, &keys, "third").await;
+    wait_until_caught_up(&pool).await;
+
+    let (work, version): (Option<String>, i64) =
+        sqlx::query_as("SELECT work, version FROM user_table WHERE user_id = 'ann'")
+            .fetch_one(&pool)
+            .await
+            .expect("row");
+    assert_eq!(
+        (work.as_deref(), version),
+        (Some("third"), 5),
+        "an event was applied twice or lost"
+    );
 }
