@@ -9,15 +9,22 @@
 //! Modules:
 //! - [`consistency`]: read-your-writes, waiting for a view's checkpoint, shared by every
 //!   view's handlers;
-//! - [`users`]: profiles (`/v1/me`, `/v1/users/{id}`): routes, the answer's shape and
-//!   who may see which field, and the SQL of the `user_table` view;
+//! - [`users`]: profiles and profile pages (`/v1/me`, `/v1/users/{id}`, a user's friends
+//!   and mutual friends): routes, the answers' shape and who may see which field, and
+//!   their SQL over `user_table` and `friendship_table`;
+//! - [`search`]: users by e-mail or name, among everyone or among one's friends;
+//! - [`directory`]: every user, newest first (`/v1/users`);
+//! - [`page`]: `limit` and `offset`, shared by every list;
 //! - [`database`]: Postgres failures as the client sees them, and the readiness probe.
 //!
 //! Errors are [`http_api::ApiError`]s, authentication is [`auth::AuthUser`].
 
 pub mod consistency;
 pub mod database;
+pub mod directory;
 pub mod friendships;
+pub mod page;
+pub mod search;
 pub mod shares;
 pub mod users;
 
@@ -92,6 +99,8 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .merge(users::routes())
+        .merge(search::routes())
+        .merge(directory::routes())
         .merge(friendships::routes())
         .merge(shares::routes())
         .route("/healthz", get(healthz))

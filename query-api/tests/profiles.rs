@@ -74,7 +74,10 @@ async fn a_stranger_sees_only_the_public_fields(pool: PgPool) {
             "school": "Home schooled",
             "location": null,
             "description": "Poetical science",
-            "registered_at": "2024-01-02T03:04:05Z"
+            "registered_at": "2024-01-02T03:04:05Z",
+            "relationship": "none",
+            "friend_count": 0,
+            "mutual_friend_count": 0
         })
     );
 }

@@ -1,12 +1,20 @@
-//! User profiles, read from the `user_table` view the `users` projection keeps.
+//! User profiles and profile pages, read from the `user_table` view the `users`
+//! projection keeps and the `friendship_table` view the `friendships` projection keeps.
 //!
-//! - `routes`: `GET /v1/me` and `GET /v1/users/{id}`;
-//! - [`profile`]: the answer's shape, and which fields each caller may see;
-//! - [`store`]: the SQL of the view.
+//! - `routes`: `GET /v1/me`, `GET /v1/users/{id}`, `GET /v1/users/{id}/friends` and
+//!   `GET /v1/users/{id}/mutual-friends`;
+//! - [`profile`]: the answers' shape, and which fields each caller may see;
+//! - [`relationship`]: how the caller stands with another user;
+//! - [`store`]: the SQL of a profile and of a profile page;
+//! - [`friends`]: the SQL of a profile page's friend lists;
+//! - [`views`]: read-your-writes over both views.
 
+pub mod friends;
 pub mod profile;
+pub mod relationship;
 mod routes;
 pub mod store;
+pub mod views;
 
 use axum::routing::get;
 use axum::Router;
@@ -21,4 +29,6 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/me", get(routes::me))
         .route("/v1/users/{id}", get(routes::user_by_id))
+        .route("/v1/users/{id}/friends", get(routes::friends))
+        .route("/v1/users/{id}/mutual-friends", get(routes::mutual_friends))
 }

@@ -1,14 +1,17 @@
 //! A profile as one caller may see it.
 //!
-//! The owner sees every field and their visibility flags. Anyone else sees the id, the
+//! The owner sees every field and their visibility flags. A friend sees every field, the
+//! flags aside. Anyone else (a pending request either way included) sees the id, the
 //! names, the description and the registration time, and each optional field only when
-//! its owner made it public. Friends see exactly what strangers see for now: seeing more
-//! as a friend comes with the friendship views (a later issue), when [`Profile::seen_by`]
-//! will take the caller's relationship to the owner.
+//! its owner made it public.
+//!
+//! [`ProfilePage`] is `GET /v1/users/{id}`'s answer: the profile plus what the profile
+//! page shows of the owner's friendships.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::relationship::Relationship;
 use super::store::UserRow;
 
 /// A profile, as JSON.
@@ -54,13 +57,27 @@ pub struct Visibility {
     pub location: bool,
 }
 
+/// A profile page: the profile as the caller may see it, the caller's relationship with
+/// its owner, the owner's friend count and the number of friends the two have in common
+/// (0 on one's own page).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProfilePage {
+    #[serde(flatten)]
+    pub profile: Profile,
+    pub relationship: Relationship,
+    pub friend_count: i64,
+    pub mutual_friend_count: i64,
+}
+
 impl Profile {
-    /// `row` as the user with id `viewer` may see it.
-    pub fn seen_by(row: UserRow, viewer: &str) -> Self {
-        if row.user_id == viewer {
-            Self::for_owner(row)
-        } else {
-            Self::for_others(row)
+    /// `row` as a caller with `relationship` to its owner may see it.
+    pub fn seen_as(row: UserRow, relationship: Relationship) -> Self {
+        match relationship {
+            Relationship::Oneself => Self::for_owner(row),
+            Relationship::Friends => Self::for_friends(row),
+            Relationship::Unrelated
+            | Relationship::PendingOutgoing
+            | Relationship::PendingIncoming => Self::for_others(row),
         }
     }
 
@@ -84,7 +101,16 @@ impl Profile {
         }
     }
 
-    /// What a caller who is not the owner may see.
+    /// Every field, whatever its flag; the flags and the last change stay the owner's.
+    fn for_friends(row: UserRow) -> Self {
+        Self {
+            updated_at: None,
+            visibility: None,
+            ..Self::for_owner(row)
+        }
+    }
+
+    /// What a caller who is neither the owner nor a friend may see.
     fn for_others(row: UserRow) -> Self {
         Self {
             user_id: row.user_id,
@@ -146,7 +172,7 @@ mod tests {
 
     #[test]
     fn a_stranger_sees_public_fields_and_null_for_public_empty_ones() {
-        let profile = Profile::seen_by(row(), "bob");
+        let profile = Profile::seen_as(row(), Relationship::Unrelated);
         assert_eq!(profile.email, None);
         assert_eq!(profile.birth_date, Some(Some("1815-12-10".into())));
         assert_eq!(profile.gender, Some(None));
@@ -156,9 +182,27 @@ mod tests {
 
     #[test]
     fn the_owner_sees_private_fields_and_the_flags() {
-        let profile = Profile::seen_by(row(), "ada");
+        let profile = Profile::seen_as(row(), Relationship::Oneself);
         assert_eq!(profile.email, Some(Some("ada@example.com".into())));
         assert_eq!(profile.visibility.map(|v| v.birth_date), Some(true));
         assert_eq!(profile.visibility.map(|v| v.email), Some(false));
+    }
+
+    #[test]
+    fn a_friend_sees_private_fields_but_not_the_flags() {
+        let profile = Profile::seen_as(row(), Relationship::Friends);
+        assert_eq!(profile.email, Some(Some("ada@example.com".into())));
+        assert_eq!(profile.work, Some(Some("Analyst".into())));
+        assert_eq!(profile.updated_at, None);
+        assert_eq!(profile.visibility, None);
+    }
+
+    #[test]
+    fn a_pending_request_either_way_shows_only_public_fields() {
+        for relationship in [Relationship::PendingIncoming, Relationship::PendingOutgoing] {
+            let profile = Profile::seen_as(row(), relationship);
+            assert_eq!(profile.email, None, "{relationship:?}");
+            assert_eq!(profile.work, None, "{relationship:?}");
+        }
     }
 }

@@ -1,9 +1,11 @@
-//! The SQL of the `user_table` view.
+//! The SQL of the `user_table` view, alone and, for a profile page, with the owner's
+//! friendships from `friendship_table`.
 
 use chrono::{DateTime, Utc};
 use domain::user::UserId;
 use sqlx::{FromRow, PgPool};
 
+use super::relationship::{FriendshipRow, Relationship};
 use crate::database::DatabaseError;
 
 /// One row of `user_table`, as stored.
@@ -43,4 +45,67 @@ pub async fn find(pool: &PgPool, user_id: &UserId) -> Result<Option<UserRow>, Da
     .fetch_optional(pool)
     .await?;
     Ok(row)
+}
+
+/// A profile with what its page shows of the owner's friendships, from one caller's side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRow {
+    pub user: UserRow,
+    pub relationship: Relationship,
+    pub friend_count: i64,
+    /// 0 when the caller is the owner.
+    pub mutual_friend_count: i64,
+}
+
+#[derive(FromRow)]
+struct PageColumns {
+    #[sqlx(flatten)]
+    user: UserRow,
+    status: Option<String>,
+    requested_by: Option<String>,
+    friend_count: i64,
+    mutual_friend_count: i64,
+}
+
+/// The profile of `user_id` with its friend count, and `caller`'s relationship with its
+/// owner and their number of friends in common; `None` if the user is unknown.
+pub async fn find_page(
+    pool: &PgPool,
+    user_id: &UserId,
+    caller: &str,
+) -> Result<Option<PageRow>, DatabaseError> {
+    let columns: Option<PageColumns> = sqlx::query_as(
+        "SELECT u.user_id, u.email, u.email_public, u.first_name, u.last_name,
+                u.birth_date, u.birth_date_public, u.gender, u.gender_public,
+                u.school, u.school_public, u.work, u.work_public,
+                u.location, u.location_public,
+                u.description, u.registered_at, u.updated_at,
+                r.status, r.requested_by,
+                (SELECT count(*) FROM friendship_table f
+                  WHERE f.user_id = u.user_id AND f.status = 'accepted') AS friend_count,
+                (SELECT count(*) FROM friendship_table f
+                   JOIN friendship_table c
+                     ON c.user_id = $2 AND c.other_id = f.other_id AND c.status = 'accepted'
+                  WHERE f.user_id = u.user_id AND f.status = 'accepted'
+                    AND u.user_id <> $2) AS mutual_friend_count
+           FROM user_table u
+           LEFT JOIN friendship_table r ON r.user_id = $2 AND r.other_id = u.user_id
+          WHERE u.user_id = $1",
+    )
+    .bind(user_id.as_str())
+    .bind(caller)
+    .fetch_optional(pool)
+    .await?;
+    Ok(columns.map(|c| {
+        let row = FriendshipRow {
+            status: c.status.as_deref(),
+            requested_by: c.requested_by.as_deref(),
+        };
+        PageRow {
+            relationship: Relationship::of(caller, &c.user.user_id, row),
+            user: c.user,
+            friend_count: c.friend_count,
+            mutual_friend_count: c.mutual_friend_count,
+        }
+    }))
 }

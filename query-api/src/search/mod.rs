@@ -1,0 +1,26 @@
+//! User search by e-mail or name, among everyone or among the caller's friends, read
+//! from `user_table` and `friendship_table`.
+//!
+//! - `routes`: `GET /v1/users/search` and `GET /v1/friends/search`;
+//! - [`query`]: the search parameters, checked, and `LIKE` escaping;
+//! - [`store`]: the SQL, ranking included.
+//!
+//! `/v1/users/search` sits beside `/v1/users/{id}`: axum's router prefers the static
+//! segment, so no user's profile answers it (a user whose id is `search` is read by the
+//! directory and search, not by id).
+
+pub mod query;
+mod routes;
+pub mod store;
+
+use axum::routing::get;
+use axum::Router;
+
+use crate::AppState;
+
+/// The search routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/users/search", get(routes::among_everyone))
+        .route("/v1/friends/search", get(routes::among_friends))
+}
