@@ -1,6 +1,9 @@
 //! The command API's errors, and how each reaches the client.
 
-use domain::user::{UserError, ValueError};
+use domain::friendship::FriendshipError;
+use domain::share::inbox::InboxError;
+use domain::share::{ShareError, ShareValueError};
+use domain::user::{PolicyError, UserError, ValueError};
 use domain::ErrorCode;
 use event_store::ExecuteError;
 use http_api::ApiError;
@@ -15,6 +18,19 @@ pub enum CommandError {
     User(#[from] ExecuteError<UserError>),
     #[error(transparent)]
     PersonalData(#[from] PersonalDataError),
+    #[error(transparent)]
+    Friendship(#[from] ExecuteError<FriendshipError>),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error(transparent)]
+    ShareValue(#[from] ShareValueError),
+    #[error(transparent)]
+    Share(#[from] ExecuteError<ShareError>),
+    #[error(transparent)]
+    Inbox(#[from] ExecuteError<InboxError>),
+    /// A view a sharing command consults (friends, notifications) could not be read.
+    #[error("reading a view: {0}")]
+    SharingView(sqlx::Error),
 }
 
 impl From<CommandError> for ApiError {
@@ -30,6 +46,12 @@ impl From<CommandError> for ApiError {
             CommandError::User(ExecuteError::Codec(e)) => ApiError::internal(&e),
             CommandError::PersonalData(PersonalDataError::Store(e)) => store_error(&e),
             CommandError::PersonalData(e) => ApiError::internal(&e),
+            CommandError::Friendship(e) => executed(e, friendship_error),
+            CommandError::Policy(e) => ApiError::unprocessable(e.code(), e.to_string()),
+            CommandError::ShareValue(e) => ApiError::unprocessable(e.code(), e.to_string()),
+            CommandError::Share(e) => executed(e, share_error),
+            CommandError::Inbox(e) => executed(e, inbox_error),
+            CommandError::SharingView(e) => store_error(&e),
         }
     }
 }
@@ -37,7 +59,56 @@ impl From<CommandError> for ApiError {
 fn user_error(e: UserError) -> ApiError {
     match e {
         UserError::NotRegistered => ApiError::conflict(e.code(), e.to_string()),
-        UserError::EmptyUpdate => ApiError::unprocessable(e.code(), e.to_string()),
+        UserError::EmptyUpdate | UserError::TooManyDomains => {
+            ApiError::unprocessable(e.code(), e.to_string())
+        }
+    }
+}
+
+fn share_error(e: ShareError) -> ApiError {
+    let (code, message) = (e.code(), e.to_string());
+    match e {
+        ShareError::SharerNotRegistered | ShareError::AlreadyShared => {
+            ApiError::conflict(code, message)
+        }
+        ShareError::NoRecipients | ShareError::TooManyRecipients => {
+            ApiError::unprocessable(code, message)
+        }
+        ShareError::NotFriends => ApiError::forbidden(code, message),
+    }
+}
+
+fn inbox_error(e: InboxError) -> ApiError {
+    match e {
+        InboxError::ShareNotFound => ApiError::not_found(e.code(), e.to_string()),
+    }
+}
+
+/// A refusal as `domain_error` says; the failures every aggregate shares as for users.
+fn executed<E: std::error::Error>(e: ExecuteError<E>, domain_error: fn(E) -> ApiError) -> ApiError {
+    match e {
+        ExecuteError::Domain(e) => domain_error(e),
+        ExecuteError::Conflict => ApiError::conflict(
+            "command.conflict",
+            "the resource kept changing under this command; try again",
+        ),
+        ExecuteError::Store(e) => store_error(&e),
+        ExecuteError::Codec(e) => ApiError::internal(&e),
+    }
+}
+
+fn friendship_error(e: FriendshipError) -> ApiError {
+    let (code, message) = (e.code(), e.to_string());
+    match e {
+        FriendshipError::SelfRequest => ApiError::unprocessable(code, message),
+        FriendshipError::UnknownUser => ApiError::not_found(code, message),
+        FriendshipError::NotRecipient | FriendshipError::NotRequester => {
+            ApiError::forbidden(code, message)
+        }
+        FriendshipError::AlreadyFriends
+        | FriendshipError::AlreadyPending
+        | FriendshipError::NoPendingRequest
+        | FriendshipError::NotFriends => ApiError::conflict(code, message),
     }
 }
 

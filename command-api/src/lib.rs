@@ -25,7 +25,7 @@ use auth::Verifier;
 use axum::extract::{FromRef, State};
 use axum::routing::get;
 use axum::Router;
-use domain::user::{User, UserEvent};
+use domain::user::{SharingPolicy, User, UserEvent};
 use event_store::codec::Upcasters;
 use event_store::AggregateRepository;
 use http_api::health::{healthz, Check, Readiness};
@@ -48,6 +48,8 @@ pub struct AppState {
     pub users: Arc<AggregateRepository<User>>,
     pub friendships: Arc<friendships::Commands>,
     pub shares: Arc<shares::Commands>,
+    /// The sharing policy a new account starts with.
+    pub sharing_defaults: Arc<SharingPolicy>,
 }
 
 impl AppState {
@@ -65,6 +67,15 @@ impl AppState {
             users: Arc::new(users),
             pool,
             verifier,
+            sharing_defaults: Arc::new(users::defaults::built_in()),
+        }
+    }
+
+    /// The same state, with `defaults` as the policy new accounts start with.
+    pub fn with_sharing_defaults(self, defaults: SharingPolicy) -> Self {
+        Self {
+            sharing_defaults: Arc::new(defaults),
+            ..self
         }
     }
 }
@@ -94,12 +105,25 @@ pub struct App {
     router: Router,
 }
 
-/// Binds `config.addr` and builds the router.
+/// Binds `config.addr` and builds the router; new accounts start with the built-in
+/// sharing policy ([`users::defaults`]).
 pub async fn build(config: Config, pool: PgPool, verifier: Verifier) -> std::io::Result<App> {
+    build_with_sharing_defaults(config, users::defaults::built_in(), pool, verifier).await
+}
+
+/// [`build`], with `sharing_defaults` as the policy new accounts start with (from
+/// `PAGENOW_DEFAULT_ALLOW` / `PAGENOW_DEFAULT_DENY`).
+pub async fn build_with_sharing_defaults(
+    config: Config,
+    sharing_defaults: SharingPolicy,
+    pool: PgPool,
+    verifier: Verifier,
+) -> std::io::Result<App> {
     let listener = TcpListener::bind(config.addr).await?;
+    let state = AppState::new(pool, verifier).with_sharing_defaults(sharing_defaults);
     Ok(App {
         listener,
-        router: router(AppState::new(pool, verifier)),
+        router: router(state),
     })
 }
 

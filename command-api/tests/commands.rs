@@ -70,16 +70,18 @@ fn code(body: &Value) -> &str {
 }
 
 #[sqlx::test(migrator = "migrations::MIGRATOR")]
-async fn registering_answers_the_position_of_the_new_event(pool: PgPool) {
+async fn registering_answers_the_position_of_the_new_events(pool: PgPool) {
     let api = Api::start(&pool).await;
     let (status, body) = api.post(Some("ann"), REGISTER, &ann()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let stored: (i64, String) = sqlx::query_as("SELECT position, event_type FROM events")
-        .fetch_one(&pool)
-        .await
-        .expect("event");
-    assert_eq!(body, json!({ "position": stored.0, "events": 1 }));
-    assert_eq!(stored.1, "user.registered");
+    let stored: Vec<(i64, String)> =
+        sqlx::query_as("SELECT position, event_type FROM events ORDER BY sequence")
+            .fetch_all(&pool)
+            .await
+            .expect("events");
+    let types: Vec<&str> = stored.iter().map(|(_, t)| t.as_str()).collect();
+    assert_eq!(types, ["user.registered", "user.sharing_policy_set"]);
+    assert_eq!(body, json!({ "position": stored[1].0, "events": 2 }));
 }
 
 #[sqlx::test(migrator = "migrations::MIGRATOR")]
@@ -89,7 +91,7 @@ async fn registering_again_changes_nothing_and_answers_the_same_position(pool: P
     let (status, again) = api.post(Some("ann"), REGISTER, &ann()).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(again, json!({ "position": first["position"], "events": 0 }));
-    assert_eq!(event_count(&pool).await, 1);
+    assert_eq!(event_count(&pool).await, 2);
 }
 
 #[sqlx::test(migrator = "migrations::MIGRATOR")]
@@ -250,7 +252,7 @@ async fn concurrent_updates_of_one_profile_all_land(pool: PgPool) {
         let (status, body) = update.await.expect("task");
         assert_eq!(status, StatusCode::OK, "{body}");
     }
-    assert_eq!(event_count(&pool).await, 17);
+    assert_eq!(event_count(&pool).await, 18);
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! The `users` projection: `user_table`, one row per registered user, with personal
-//! values opened (an erased value becomes NULL).
+//! values opened (an erased value becomes NULL). Sharing-policy events have their own
+//! view (`policies`); here they only count, so `version` stays the user's event count.
 
 use async_trait::async_trait;
 use domain::user::{ProfileField, ProfileUpdated, UserEvent, UserRegistered, AGGREGATE_TYPE};
@@ -112,6 +113,20 @@ impl Users {
         sql.build().execute(tx).await?;
         Ok(changed)
     }
+
+    /// Counts an event this view shows nothing of.
+    async fn counted(&self, tx: &mut PgConnection, event: &StoredEvent) -> Result<(), sqlx::Error> {
+        let sql = format!(
+            "UPDATE {} SET version = version + 1, last_position = $1 WHERE user_id = $2",
+            self.table
+        );
+        sqlx::query(&sql)
+            .bind(event.position)
+            .bind(&event.aggregate_id)
+            .execute(tx)
+            .await?;
+        Ok(())
+    }
 }
 
 fn fields(e: &ProfileUpdated) -> [(&'static str, &Option<ProfileField>); 5] {
@@ -140,6 +155,10 @@ fn notice(event: &StoredEvent, kind: &str, data: serde_json::Value) -> Addressed
 impl Projection for Users {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &[TABLE]
     }
 
     async fn apply(
@@ -174,6 +193,13 @@ impl Projection for Users {
                     "user.profile_updated",
                     json!({ "user_id": user_id, "fields": fields }),
                 )])
+            }
+            UserEvent::SharingPolicySet(_)
+            | UserEvent::ShareModeSet(_)
+            | UserEvent::DomainShared(_)
+            | UserEvent::DomainUnshared(_) => {
+                self.counted(tx, event).await?;
+                Ok(vec![])
             }
         }
     }

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use domain::user::{
-    FieldPatch, Patch, RegisterUser, UpdateProfile, User, UserCommand, UserEvent, UserId,
+    FieldPatch, Patch, RegisterUser, SharingPolicy, UpdateProfile, User, UserCommand, UserEvent,
+    UserId,
 };
 use event_store::codec::Upcasters;
 use event_store::{AggregateRepository, FeedReader, Metadata};
@@ -28,6 +29,7 @@ async fn register(pool: &PgPool, keys: &Keys, id: &str, email: &str) {
         email: keys.seal(id, email).await.expect("seal"),
         first_name: keys.seal(id, "Ann").await.expect("seal"),
         last_name: keys.seal(id, "Lee").await.expect("seal"),
+        policy: SharingPolicy::default(),
         at: Utc::now(),
     });
     users
@@ -121,7 +123,7 @@ async fn keeps_the_user_view_and_tells_the_user_after_commit(pool: PgPool) {
         Some("Ann".into()),
         Some("MIT".into()),
         true,
-        2,
+        3, // registered, its sharing policy, the update
     );
     assert_eq!(user_row(&pool, "ann").await, expected);
     let first = tokio::time::timeout(Duration::from_secs(10), ann_notices.next())
@@ -158,7 +160,7 @@ async fn events_delivered_again_change_nothing(pool: PgPool) {
     wait_until_caught_up(&pool).await;
 
     assert_eq!(user_row(&pool, "ann").await, before);
-    assert_eq!(user_row(&pool, "bob").await.5, 2);
+    assert_eq!(user_row(&pool, "bob").await.5, 3);
 }
 
 #[sqlx::test(migrator = "migrations::MIGRATOR")]
@@ -183,7 +185,7 @@ async fn a_replay_of_the_store_equals_the_live_view(pool: PgPool) {
     let read = replay::rebuild(&pool, &Users::into_table(keys, "user_table_replay"), 2)
         .await
         .expect("rebuild");
-    assert_eq!(read, 6);
+    assert_eq!(read, 9);
     assert_eq!(
         replay::differences(&pool, "user_table", "user_table_replay")
             .await
@@ -214,7 +216,7 @@ async fn a_replay_after_erasure_shows_the_user_without_personal_data(pool: PgPoo
     replay::rebuild(&pool, &replayed, 100)
         .await
         .expect("rebuild");
-    let expected: Row = ("ann".into(), None, None, None, true, 2);
+    let expected: Row = ("ann".into(), None, None, None, true, 3);
     assert_eq!(user_row(&pool, "ann").await, expected);
 }
 
@@ -304,7 +306,7 @@ async fn a_previous_leaders_late_commit_is_not_applied_again(pool: PgPool) {
             .expect("row");
     assert_eq!(
         (work.as_deref(), version),
-        (Some("third"), 5),
+        (Some("third"), 6),
         "an event was applied twice or lost"
     );
 }

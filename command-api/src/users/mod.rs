@@ -1,6 +1,10 @@
-//! Profile commands: `POST /v1/commands/register-user` and `POST /v1/commands/update-profile`.
+//! Profile commands: `POST /v1/commands/register-user` and `POST /v1/commands/update-profile`;
+//! the sharing-policy commands ([`policy`]) and the policy new accounts start with
+//! ([`defaults`]).
 
 mod body;
+pub mod defaults;
+pub mod policy;
 
 use auth::AuthUser;
 use axum::extract::State;
@@ -22,6 +26,12 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/commands/register-user", post(register_user))
         .route("/v1/commands/update-profile", post(update_profile))
+        .route("/v1/commands/set-share-mode", post(policy::set_share_mode))
+        .route("/v1/commands/share-domain", post(policy::share_domain))
+        .route(
+            "/v1/commands/stop-sharing-domain",
+            post(policy::stop_sharing_domain),
+        )
 }
 
 /// The answer to a command that was carried out.
@@ -43,7 +53,8 @@ impl From<Committed> for Accepted {
     }
 }
 
-/// First sign-in: creates the caller's profile; again, changes nothing.
+/// First sign-in: creates the caller's profile, with the default sharing policy; again,
+/// changes nothing.
 async fn register_user(
     State(state): State<AppState>,
     user: AuthUser,
@@ -67,6 +78,7 @@ async fn register_user(
             .await
             .map_err(CommandError::from)?,
         user_id: user_id.clone(),
+        policy: state.sharing_defaults.as_ref().clone(),
         at: Utc::now(),
     });
     execute(&state, &user_id, command, &headers).await

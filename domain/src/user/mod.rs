@@ -2,8 +2,11 @@
 //!
 //! One stream per user (`user`/`<user id>`): it holds only profile changes, so it stays
 //! short. Personal values arrive already [`Sealed`]; the aggregate keeps them to build
-//! full field values, never to read them.
+//! full field values, never to read them. The stream also holds the user's sharing
+//! policy ([`policy`], [`sharing`]): which of their pages friends may see.
 
+pub mod policy;
+pub mod sharing;
 mod values;
 
 use chrono::{DateTime, Utc};
@@ -11,6 +14,11 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
+pub use policy::{Domain, PolicyError, ShareMode, SharingPolicy};
+pub use sharing::{
+    DomainShared, DomainUnshared, SetShareMode, ShareDomain, ShareModeSet, SharingPolicySet,
+    StopSharingDomain,
+};
 pub use values::{BirthDate, Description, Email, PersonName, ProfileText, UserId, ValueError};
 
 use crate::{ErrorCode, Sealed};
@@ -23,6 +31,9 @@ pub const AGGREGATE_TYPE: &str = "user";
 pub enum UserCommand {
     Register(RegisterUser),
     UpdateProfile(Box<UpdateProfile>),
+    SetShareMode(SetShareMode),
+    ShareDomain(ShareDomain),
+    StopSharingDomain(StopSharingDomain),
 }
 
 /// First sign-in. Registering again changes nothing.
@@ -32,6 +43,8 @@ pub struct RegisterUser {
     pub email: Sealed,
     pub first_name: Sealed,
     pub last_name: Sealed,
+    /// The new account's sharing policy (the configured defaults).
+    pub policy: SharingPolicy,
     pub at: DateTime<Utc>,
 }
 
@@ -86,6 +99,14 @@ pub enum UserEvent {
     Registered(UserRegistered),
     #[serde(rename = "user.profile_updated")]
     ProfileUpdated(Box<ProfileUpdated>),
+    #[serde(rename = "user.sharing_policy_set")]
+    SharingPolicySet(SharingPolicySet),
+    #[serde(rename = "user.share_mode_set")]
+    ShareModeSet(ShareModeSet),
+    #[serde(rename = "user.domain_shared")]
+    DomainShared(DomainShared),
+    #[serde(rename = "user.domain_unshared")]
+    DomainUnshared(DomainUnshared),
 }
 
 /// `user.registered` v1.
@@ -127,6 +148,10 @@ impl DomainEvent for UserEvent {
         match self {
             Self::Registered(_) => "user.registered",
             Self::ProfileUpdated(_) => "user.profile_updated",
+            Self::SharingPolicySet(_) => "user.sharing_policy_set",
+            Self::ShareModeSet(_) => "user.share_mode_set",
+            Self::DomainShared(_) => "user.domain_shared",
+            Self::DomainUnshared(_) => "user.domain_unshared",
         }
         .to_owned()
     }
@@ -139,7 +164,16 @@ impl DomainEvent for UserEvent {
 impl UserEvent {
     /// The version each event type is read at (older versions are upcast to it).
     pub fn current_version(event_type: &str) -> Option<String> {
-        matches!(event_type, "user.registered" | "user.profile_updated").then(|| "1".to_owned())
+        matches!(
+            event_type,
+            "user.registered"
+                | "user.profile_updated"
+                | "user.sharing_policy_set"
+                | "user.share_mode_set"
+                | "user.domain_shared"
+                | "user.domain_unshared"
+        )
+        .then(|| "1".to_owned())
     }
 }
 
@@ -150,6 +184,8 @@ pub enum UserError {
     NotRegistered,
     #[error("the update changes nothing")]
     EmptyUpdate,
+    #[error("a domain list holds at most 500 domains")]
+    TooManyDomains,
 }
 
 impl ErrorCode for UserError {
@@ -157,6 +193,7 @@ impl ErrorCode for UserError {
         match self {
             Self::NotRegistered => "user.not_registered",
             Self::EmptyUpdate => "user.empty_update",
+            Self::TooManyDomains => "policy.too_many_domains",
         }
     }
 }
@@ -171,6 +208,7 @@ pub struct User {
     school: ProfileField,
     work: ProfileField,
     location: ProfileField,
+    policy: SharingPolicy,
 }
 
 impl User {
@@ -179,6 +217,9 @@ impl User {
         match command {
             UserCommand::Register(cmd) => Ok(self.register(cmd)),
             UserCommand::UpdateProfile(cmd) => self.update(*cmd).map(|e| vec![e]),
+            UserCommand::SetShareMode(cmd) => self.set_share_mode(cmd),
+            UserCommand::ShareDomain(cmd) => self.share_domain(cmd),
+            UserCommand::StopSharingDomain(cmd) => self.stop_sharing_domain(cmd),
         }
     }
 
@@ -186,13 +227,17 @@ impl User {
         if self.registered {
             return vec![];
         }
-        vec![UserEvent::Registered(UserRegistered {
-            user_id: cmd.user_id,
-            email: cmd.email,
-            first_name: cmd.first_name,
-            last_name: cmd.last_name,
-            registered_at: cmd.at,
-        })]
+        let policy = SharingPolicySet::of(&cmd.policy, cmd.at);
+        vec![
+            UserEvent::Registered(UserRegistered {
+                user_id: cmd.user_id,
+                email: cmd.email,
+                first_name: cmd.first_name,
+                last_name: cmd.last_name,
+                registered_at: cmd.at,
+            }),
+            UserEvent::SharingPolicySet(policy),
+        ]
     }
 
     fn update(&self, cmd: UpdateProfile) -> Result<UserEvent, UserError> {
@@ -240,11 +285,17 @@ impl User {
                     }
                 }
             }
+            other => self.evolve_policy(other),
         }
     }
 
     pub fn is_registered(&self) -> bool {
         self.registered
+    }
+
+    /// The user's sharing policy as it stands.
+    pub fn sharing_policy(&self) -> &SharingPolicy {
+        &self.policy
     }
 }
 

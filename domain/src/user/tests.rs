@@ -24,6 +24,7 @@ fn register() -> UserCommand {
         email: sealed("ann@example.com"),
         first_name: sealed("Ann"),
         last_name: sealed("Lee"),
+        policy: SharingPolicy::default(),
         at: now(),
     })
 }
@@ -48,13 +49,14 @@ fn update(change: impl FnOnce(&mut UpdateProfile)) -> UserCommand {
 }
 
 #[test]
-fn first_sign_in_registers_the_user() {
+fn first_sign_in_registers_the_user_then_records_their_sharing_policy() {
     let events = given(&[]).decide(register());
-    let Ok([UserEvent::Registered(e)]) = events.as_deref() else {
-        panic!("expected one registration, got {events:?}");
+    let Ok([UserEvent::Registered(e), UserEvent::SharingPolicySet(p)]) = events.as_deref() else {
+        panic!("expected a registration and a policy, got {events:?}");
     };
     assert_eq!(e.user_id.as_str(), "ann");
     assert_eq!(e.registered_at, now());
+    assert_eq!(p.policy(), SharingPolicy::default());
 }
 
 #[test]

@@ -1,0 +1,56 @@
+//! Request bodies of the sharing commands, and their parsing into domain values.
+
+use domain::share::{Audience, ShareTitle, SharedUrl};
+use domain::user::UserId;
+use serde::Deserialize;
+
+use crate::error::CommandError;
+
+/// `POST /v1/commands/share-url`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShareBody {
+    pub url: String,
+    pub title: String,
+    /// The friends to share with; every current friend when absent.
+    #[serde(default)]
+    pub to: Option<Vec<String>>,
+}
+
+/// A page to share, validated.
+#[derive(Debug)]
+pub struct Page {
+    pub url: SharedUrl,
+    pub title: ShareTitle,
+    pub audience: Audience,
+}
+
+impl ShareBody {
+    pub fn parse(&self) -> Result<Page, CommandError> {
+        let audience = match &self.to {
+            None => Audience::AllFriends,
+            Some(ids) => Audience::Chosen(
+                ids.iter()
+                    .map(|id| UserId::parse(id))
+                    .collect::<Result<_, _>>()?,
+            ),
+        };
+        Ok(Page {
+            url: SharedUrl::parse(&self.url)?,
+            title: ShareTitle::parse(&self.title)?,
+            audience,
+        })
+    }
+}
+
+/// `POST /v1/commands/mark-share-seen`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeenBody {
+    pub share_id: String,
+}
+
+/// `POST /v1/commands/mark-all-shares-seen`: an empty object.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllSeenBody {}
