@@ -1,12 +1,17 @@
-//! The socket protocol: the text frames the server sends and the close codes it uses.
+//! The socket protocol: the text frames each side sends and the close codes the server uses.
 //!
-//! Every server frame is a JSON object with a `type`:
-//! - `{"type":"ready","user_id":"…"}`, once, when live delivery has started: every notice
-//!   published for the user from then on reaches this socket;
+//! Every frame is a JSON object with a `type`. The server sends:
 //! - `{"type":"notice","position":…,"tx_id":…,"kind":"…","data":{…}}`, one per
-//!   [`event_bus::Notice`], in the order NATS delivers them.
+//!   [`event_bus::Notice`]: first those the client missed (when it connected with
+//!   `?since=<position>`), oldest first, then live ones;
+//! - `{"type":"resync","reason":"…"}` instead of the missed notices when they cannot all
+//!   be sent: the client refetches its views ([`ResyncReason`]);
+//! - `{"type":"ready","user_id":"…"}`, once, after the missed notices (or `resync`):
+//!   every notice from then on reaches this socket;
+//! - `{"type":"pong"}`, the answer to a client's `{"type":"ping"}`.
 //!
-//! Client text frames are read and ignored for now (presence will use them).
+//! The client may send `{"type":"ping"}`; other text frames are ignored for now
+//! (presence will use them). Any frame, ping or not, shows the client is alive.
 
 use axum::extract::ws::{close_code, CloseFrame, Utf8Bytes};
 use event_bus::Notice;
@@ -16,19 +21,56 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
-    /// The subscription to the user's notices is in place.
+    /// Recovery is over and the subscription to the user's notices is in place.
     Ready {
         /// The authenticated user the socket belongs to.
         user_id: String,
     },
     /// Something that concerns the user happened.
     Notice(Notice),
+    /// What the client missed cannot be sent: it must refetch its views.
+    Resync {
+        /// Why recovery was not possible.
+        reason: ResyncReason,
+    },
+    /// The answer to a client's `ping`.
+    Pong,
+}
+
+/// Why a socket that asked for recovery gets `resync` instead of the missed notices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResyncReason {
+    /// `since` is the position of no event.
+    UnknownPosition,
+    /// `since` is older than the retained history (`Config::retention`): notices after
+    /// it may have been deleted.
+    HistoryExpired,
+    /// More notices were missed than one recovery sends (`Config::max_recovery`).
+    TooManyMissed,
+    /// The history could not be read (Postgres did not answer).
+    Unavailable,
+}
+
+/// A frame the client sends, as JSON text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// A heartbeat; answered with `pong`.
+    Ping,
+}
+
+impl ClientFrame {
+    /// The frame `text` holds, or `None` for anything this version does not know.
+    pub fn parse(text: &str) -> Option<Self> {
+        serde_json::from_str(text).ok()
+    }
 }
 
 /// Why the server closes a socket, as the client reads it in the Close frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloseReason {
-    /// `1001`: the service is shutting down; reconnect (to another node).
+    /// `1001`: the service is shutting down; reconnect (to another node) with `since`.
     GoingAway,
     /// `1009`: a client frame was larger than `Config::max_message_bytes`.
     TooBig,
@@ -37,9 +79,15 @@ pub enum CloseReason {
     /// `1007`: a client text frame was not UTF-8.
     InvalidText,
     /// `1011`, reason `try again`: live delivery stopped (the NATS subscription ended or
-    /// could not be made); reconnecting shortly is expected to work.
+    /// could not be made); reconnecting shortly with `since` is expected to work.
     TryAgain,
+    /// `4008`, reason `too slow: reconnect with since`: the client did not take its
+    /// frames as fast as they came and its queue (`Config::queue_frames`) overflowed.
+    TooSlow,
 }
+
+/// The close code of [`CloseReason::TooSlow`].
+pub const TOO_SLOW: u16 = 4008;
 
 impl CloseReason {
     /// The WebSocket close code.
@@ -50,6 +98,7 @@ impl CloseReason {
             Self::ProtocolError => close_code::PROTOCOL,
             Self::InvalidText => close_code::INVALID,
             Self::TryAgain => close_code::ERROR,
+            Self::TooSlow => TOO_SLOW,
         }
     }
 
@@ -61,6 +110,7 @@ impl CloseReason {
             Self::ProtocolError => "protocol error",
             Self::InvalidText => "invalid text",
             Self::TryAgain => "try again",
+            Self::TooSlow => "too slow: reconnect with since",
         }
     }
 
@@ -69,5 +119,34 @@ impl CloseReason {
             code: self.code(),
             reason: Utf8Bytes::from_static(self.text()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_have_the_documented_shapes() {
+        let resync = ServerFrame::Resync {
+            reason: ResyncReason::TooManyMissed,
+        };
+        let shapes = [
+            (resync, r#"{"type":"resync","reason":"too_many_missed"}"#),
+            (ServerFrame::Pong, r#"{"type":"pong"}"#),
+        ];
+        for (frame, json) in shapes {
+            assert_eq!(serde_json::to_string(&frame).ok().as_deref(), Some(json));
+        }
+    }
+
+    #[test]
+    fn a_client_ping_is_recognised_and_anything_else_is_not() {
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":"ping"}"#),
+            Some(ClientFrame::Ping)
+        );
+        assert_eq!(ClientFrame::parse(r#"{"type":"presence"}"#), None);
+        assert_eq!(ClientFrame::parse("ping"), None);
     }
 }

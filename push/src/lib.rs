@@ -1,25 +1,35 @@
-//! The push service: the WebSocket gateway that tells each user, live, what concerns them.
+//! The push service: the WebSocket gateway that tells each user, live, what concerns them,
+//! and what they missed while away.
 //!
 //! A client opens `GET /v1/ws` with its token (see [`auth::WsAuthUser`] for where it may
-//! be put); the socket is authenticated before the upgrade. The service then subscribes
-//! to the user's notices on core NATS ([`event_bus::notice_subject`]), which the
-//! projector publishes, and forwards each one as a text frame. It reads no database and
-//! writes nothing: a notice missed while no socket was open is lost to this first cut.
+//! be put) and, when it reconnects, `?since=<position>`: the position of the last notice
+//! it saw. The socket is authenticated and counted against the node's limits before the
+//! upgrade. The session then subscribes to the user's notices on core NATS
+//! ([`event_bus::notice_subject`]), which the projector publishes, reads what the client
+//! missed from the recovery history in Postgres (`user_notices`, which the projector
+//! writes), sends that, then the live notices. The whole protocol is in [`frame`] and
+//! `docs/api/push.md`.
 //!
-//! Seams for what comes next:
-//! - recovery on reconnect goes between subscribing and `ready` (see `socket`);
-//! - presence will read the client's text frames (ignored for now) and live beside
-//!   `sessions`;
-//! - several nodes need nothing more: each subscribes only to the users it holds sockets
-//!   for.
+//! Several nodes need nothing more than this: each subscribes only to the users it holds
+//! sockets for, and a client whose node stops reconnects to another with `since`.
+//! Presence will read the client's text frames and live beside `sessions`.
 //!
 //! Modules:
-//! - [`frame`]: the socket protocol, the frames the server sends and its close codes;
+//! - [`frame`]: the socket protocol, the frames each side sends and the close codes;
 //! - `routes`: `/v1/ws`, `/healthz`, `/readyz`;
-//! - `socket`: one socket's session loop;
-//! - `sessions`: the sessions of this node as a whole, closed (`1001`) on shutdown.
+//! - `socket`: one socket's session, from subscription to Close frame;
+//! - `recovery`: what a reconnecting socket missed, and the seam with the live notices;
+//! - `history`: the recovery history in Postgres, read and pruned (its SQL);
+//! - `outbox`: a socket's bounded queue of outgoing frames;
+//! - `keepalive`: pings, and noticing a silent client;
+//! - `sessions`: the sessions of this node as a whole: limits, and closing (`1001`) on
+//!   shutdown.
 
 pub mod frame;
+mod history;
+mod keepalive;
+mod outbox;
+mod recovery;
 mod routes;
 mod sessions;
 mod socket;
@@ -31,37 +41,100 @@ use std::time::Duration;
 use auth::Verifier;
 use axum::extract::FromRef;
 use axum::Router;
+use sqlx::PgPool;
 use tokio::net::TcpListener;
 
+use crate::history::History;
 use crate::sessions::Sessions;
 
 /// How often a socket is pinged when the configuration does not say.
 pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(20);
 
+/// How long a client may stay silent when the configuration does not say.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(40);
+
 /// The largest client frame accepted when the configuration does not say.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024;
+
+/// How many frames may wait for a client when the configuration does not say.
+pub const DEFAULT_QUEUE_FRAMES: usize = 1_000;
+
+/// How many sockets one user may have on one node when the configuration does not say.
+pub const DEFAULT_MAX_SOCKETS_PER_USER: usize = 10;
+
+/// How many sockets one node holds when the configuration does not say.
+pub const DEFAULT_MAX_SOCKETS: usize = 10_000;
+
+/// The most notices one recovery sends when the configuration does not say.
+pub const DEFAULT_MAX_RECOVERY: usize = 1_000;
+
+/// How long notices are kept for recovery when the configuration does not say.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// How often expired notices are deleted when the configuration does not say.
+pub const DEFAULT_CLEANUP_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// How the push service runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
     /// Where to listen.
     pub addr: SocketAddr,
-    /// How often each socket is pinged. A client that sends nothing (not even a Pong)
-    /// for twice this long, or does not take a frame within it, is dropped as dead.
-    /// Must not be zero.
+    /// How often each socket is pinged. Must not be zero.
     pub ping_interval: Duration,
+    /// A client that sends nothing (no Pong, no `ping`, no frame at all) for this long is
+    /// dropped as dead. Must not be zero; unless every client sends `ping` on its own,
+    /// it must be longer than `ping_interval` (a warning says so at start-up).
+    pub idle_timeout: Duration,
     /// The largest client message; a larger one closes the socket with `1009`.
     pub max_message_bytes: usize,
+    /// How many frames may wait for a client that reads slowly; one more closes its
+    /// socket with `4008`. At least 1.
+    pub queue_frames: usize,
+    /// How many sockets one user may have open on this node; more get `429`.
+    pub max_sockets_per_user: usize,
+    /// How many sockets this node holds; more get `429`.
+    pub max_sockets: usize,
+    /// The most notices one recovery sends; a client that missed more gets `resync`.
+    pub max_recovery: usize,
+    /// How long notices are kept for recovery; older ones are deleted, and a `since`
+    /// older than this gets `resync`.
+    pub retention: Duration,
+    /// How often this node deletes notices older than `retention`. Must not be zero.
+    pub cleanup_interval: Duration,
 }
 
 impl Config {
-    /// Listens on `addr`, with the default ping interval and message limit.
+    /// Listens on `addr`, with every other setting at its default.
     pub fn new(addr: SocketAddr) -> Self {
         Self {
             addr,
             ping_interval: DEFAULT_PING_INTERVAL,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            queue_frames: DEFAULT_QUEUE_FRAMES,
+            max_sockets_per_user: DEFAULT_MAX_SOCKETS_PER_USER,
+            max_sockets: DEFAULT_MAX_SOCKETS,
+            max_recovery: DEFAULT_MAX_RECOVERY,
+            retention: DEFAULT_RETENTION,
+            cleanup_interval: DEFAULT_CLEANUP_INTERVAL,
         }
+    }
+
+    /// What is wrong with this configuration, if anything.
+    fn invalid(&self) -> Option<&'static str> {
+        if self.ping_interval.is_zero() {
+            return Some("the ping interval must not be zero");
+        }
+        if self.idle_timeout.is_zero() {
+            return Some("the idle timeout must not be zero");
+        }
+        if self.queue_frames == 0 || self.max_sockets_per_user == 0 || self.max_sockets == 0 {
+            return Some("the queue and socket limits must be at least 1");
+        }
+        if self.cleanup_interval.is_zero() {
+            return Some("the cleanup interval must not be zero");
+        }
+        None
     }
 }
 
@@ -72,18 +145,21 @@ pub struct AppState {
     nats: async_nats::Client,
     config: Config,
     #[from_ref(skip)]
+    history: History,
+    #[from_ref(skip)]
     sessions: Sessions,
 }
 
 impl AppState {
-    /// The state of a push node delivering what `nats` carries to the callers whose
-    /// tokens `verifier` accepts.
-    pub fn new(config: Config, nats: async_nats::Client, verifier: Verifier) -> Self {
+    /// The state of a push node delivering what `nats` carries, and recovering from the
+    /// history in `pool`, to the callers whose tokens `verifier` accepts.
+    pub fn new(config: Config, pool: PgPool, nats: async_nats::Client, verifier: Verifier) -> Self {
         Self {
             verifier,
             nats,
             config,
-            sessions: Sessions::default(),
+            history: History::new(pool),
+            sessions: Sessions::new(config.max_sockets_per_user, config.max_sockets),
         }
     }
 }
@@ -99,33 +175,41 @@ pub struct App {
     local_addr: SocketAddr,
     router: Router,
     sessions: Sessions,
+    history: History,
+    config: Config,
 }
 
 /// Binds `config.addr` and builds the router; nothing is served until [`App::run`].
 ///
-/// Fails with [`std::io::ErrorKind::InvalidInput`] when `config.ping_interval` is zero.
+/// Fails with [`std::io::ErrorKind::InvalidInput`] when `config` is inconsistent (see
+/// each field of [`Config`]).
 pub async fn build(
     config: Config,
+    pool: PgPool,
     nats: async_nats::Client,
     verifier: Verifier,
 ) -> std::io::Result<App> {
-    if config.ping_interval.is_zero() {
-        let message = "the ping interval must not be zero";
+    if let Some(message) = config.invalid() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             message,
         ));
     }
+    if config.idle_timeout <= config.ping_interval {
+        tracing::warn!("the idle timeout is not longer than the ping interval: clients that do not send pings of their own will be dropped");
+    }
     let listener = TcpListener::bind(config.addr).await?;
     let local_addr = listener.local_addr()?;
     tracing::info!(http.addr = %local_addr, "push service bound");
-    let state = AppState::new(config, nats, verifier);
-    let sessions = state.sessions.clone();
+    let state = AppState::new(config, pool, nats, verifier);
+    let (sessions, history) = (state.sessions.clone(), state.history.clone());
     Ok(App {
         listener,
         local_addr,
         router: router(state),
         sessions,
+        history,
+        config,
     })
 }
 
@@ -135,14 +219,22 @@ impl App {
         self.local_addr
     }
 
-    /// Serves until `shutdown` completes. Then it stops accepting, every socket gets a
-    /// Close frame with code `1001` (going away), and it returns once each session has
-    /// ended (a client that does not answer its Close holds it back a few seconds at most).
+    /// Serves, and deletes expired notices every `cleanup_interval`, until `shutdown`
+    /// completes. Then it stops accepting, every socket gets a Close frame with code
+    /// `1001` (going away), and it returns once each session has ended (a client that
+    /// does not answer its Close holds it back a few seconds at most).
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let sessions = self.sessions.clone();
+        let stopping = self.sessions.clone();
+        let cleanup = tokio::spawn(history::prune_every(
+            self.history,
+            self.config.retention,
+            self.config.cleanup_interval,
+            async move { stopping.closing().await },
+        ));
         let signal = async move {
             shutdown.await;
             tracing::info!("shutting down: closing every socket");
@@ -152,6 +244,9 @@ impl App {
             .with_graceful_shutdown(signal)
             .await;
         self.sessions.drain().await;
+        if let Err(error) = cleanup.await {
+            tracing::error!(error.cause = %error, "the notice cleanup panicked");
+        }
         served
     }
 }

@@ -4,13 +4,16 @@ use async_nats::connection::State as NatsState;
 use auth::WsAuthUser;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{State, WebSocketUpgrade};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use http_api::health::{healthz, Check, Readiness};
-use http_api::ApiError;
+use http_api::{ApiError, Query};
+use serde::Deserialize;
 use tracing::Instrument;
 
+use crate::sessions::Refusal;
 use crate::socket::{self, Session};
 use crate::AppState;
 
@@ -22,22 +25,34 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/readyz", get(readyz))
 }
 
-/// `GET /v1/ws`: the caller is authenticated before anything else, so an anonymous one
-/// gets a `401` and no upgrade; then the socket runs its session (see `socket`).
+/// The query string of `/v1/ws` (besides `token`, which [`WsAuthUser`] reads).
+#[derive(Debug, Deserialize)]
+struct SocketParams {
+    /// The position of the last notice the client saw: recover what came after it.
+    since: Option<i64>,
+}
+
+/// `GET /v1/ws`: the caller is authenticated and given a seat within the node's limits
+/// before anything else, so an anonymous one gets a `401`, one too many a `429`, and
+/// neither an upgrade; then the socket runs its session (see `socket`).
 async fn open_socket(
     user: WsAuthUser,
+    Query(params): Query<SocketParams>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     State(state): State<AppState>,
 ) -> Result<Response, ApiError> {
     let upgrade = upgrade.map_err(not_a_websocket)?;
+    let seat = state.sessions.take_seat(&user.user_id).map_err(refused)?;
     let limit = state.config.max_message_bytes;
     // The session runs on a task of its own: keep it inside the request's span (its id).
     let request_span = tracing::Span::current();
     let live = state.sessions.enter();
     let session = Session {
         user_id: user.user_id,
+        since: params.since,
         nats: state.nats,
-        ping_interval: state.config.ping_interval,
+        history: state.history,
+        config: state.config,
         sessions: state.sessions,
     };
     let response = upgrade
@@ -48,6 +63,7 @@ async fn open_socket(
         .on_upgrade(move |ws| {
             async move {
                 socket::run(ws, session).await;
+                drop(seat);
                 drop(live);
             }
             .instrument(request_span)
@@ -64,11 +80,32 @@ fn not_a_websocket(rejection: WebSocketUpgradeRejection) -> ApiError {
     )
 }
 
-/// `GET /readyz`: ready while the NATS connection is up.
-async fn readyz(State(nats): State<async_nats::Client>) -> Readiness {
+/// A socket over the node's limits: the client retries later, or elsewhere.
+fn refused(refusal: Refusal) -> ApiError {
+    let (code, message) = match refusal {
+        Refusal::UserFull => (
+            "push.too_many_sockets_for_user",
+            "this user has as many sockets open on this node as allowed; close one",
+        ),
+        Refusal::NodeFull => (
+            "push.node_full",
+            "this node holds as many sockets as it may; retry later or on another node",
+        ),
+    };
+    tracing::info!(error.code = code, "socket refused");
+    ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message)
+}
+
+/// `GET /readyz`: ready while the NATS connection is up and Postgres (the recovery
+/// history) answers.
+async fn readyz(State(state): State<AppState>) -> Readiness {
     let nats = Check {
         name: "nats",
-        ok: nats.connection_state() == NatsState::Connected,
+        ok: state.nats.connection_state() == NatsState::Connected,
     };
-    Readiness::from_checks(vec![nats])
+    let postgres = Check {
+        name: "postgres",
+        ok: state.history.ping().await,
+    };
+    Readiness::from_checks(vec![nats, postgres])
 }

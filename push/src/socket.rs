@@ -2,48 +2,63 @@
 //!
 //! 1. subscribe to the user's notice subject on core NATS, and confirm it with a round
 //!    trip so that nothing published afterwards can be missed;
-//! 2. send `ready`;
-//! 3. forward each notice, ping the client every `ping_interval` and listen to it;
-//! 4. close with a code that says why the session ended.
+//! 2. when the client named `since`, read what it missed from the history (see
+//!    `recovery`), holding the live notices that come meanwhile;
+//! 3. queue the missed notices (or `resync`), `ready`, then the held live notices less
+//!    the copies of recovered ones;
+//! 4. then, until the session ends: queue each live notice and ping, answer the client's
+//!    `ping`, and write the queue to the socket as fast as the client takes it;
+//! 5. close with a code that says why the session ended.
 //!
-//! Recovery (what the client missed while away) slots in between 1 and 2: the live
-//! subscription comes first, so nothing published during the replay is lost.
+//! The session never waits for the client to take a frame (see `outbox`): a slow client
+//! overflows its own queue and is closed with `4008`, and no other socket notices.
 
 use std::ops::ControlFlow;
-use std::pin::Pin;
 use std::time::Duration;
 
 use async_nats::{Client, Subscriber};
 use axum::extract::ws::{Message, WebSocket};
 use event_bus::Notice;
-use futures::StreamExt;
-use tokio::time::{self, Instant, Interval, MissedTickBehavior, Sleep};
+use futures::stream::{SplitSink, SplitStream};
+use futures::{SinkExt, StreamExt};
+use tokio::time;
 use tracing::Instrument;
 use tungstenite::error::ProtocolError;
 
-use crate::frame::{CloseReason, ServerFrame};
+use crate::frame::{ClientFrame, CloseReason, ResyncReason, ServerFrame};
+use crate::history::History;
+use crate::keepalive::{Keepalive, Tick};
+use crate::outbox::Outbox;
+use crate::recovery::{self, Reach, Recovery, Seam};
 use crate::sessions::Sessions;
+use crate::Config;
 
 /// The longest closing may take: sending the Close frame, then again reading the
-/// client's answer.
+/// client's answer. A client too slow for its queue gets the idle timeout instead.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What one session needs.
 pub(crate) struct Session {
     pub(crate) user_id: String,
+    /// The position of the last notice the client saw, when it asked for recovery.
+    pub(crate) since: Option<i64>,
     pub(crate) nats: Client,
-    pub(crate) ping_interval: Duration,
+    pub(crate) history: History,
+    pub(crate) config: Config,
     pub(crate) sessions: Sessions,
 }
+
+type Sink = SplitSink<WebSocket, Message>;
+type Stream = SplitStream<WebSocket>;
 
 /// Why a session ended; decides whether and how the server closes.
 #[derive(Debug)]
 enum End {
     /// The client sent a Close frame: the WebSocket layer answers it.
     ClientClosed,
-    /// The connection broke, or the client stopped taking frames: nobody to tell.
+    /// The connection broke: nobody to tell.
     Lost,
-    /// Nothing heard from the client for two ping intervals: a dead peer.
+    /// Nothing heard from the client for the idle timeout: a dead peer.
     Silent,
     /// The server closes, saying why.
     Closed(CloseReason),
@@ -52,9 +67,10 @@ enum End {
 /// What woke the session loop up.
 enum Event {
     Shutdown,
+    Keepalive(Tick),
+    Written(Result<(), axum::Error>),
     Client(Option<Result<Message, axum::Error>>),
     Notice(Option<async_nats::Message>),
-    Keepalive(Tick),
 }
 
 /// Runs the session on an upgraded socket until it ends, then closes the socket.
@@ -63,11 +79,12 @@ pub(crate) async fn run(socket: WebSocket, session: Session) {
     serve(socket, session).instrument(span).await;
 }
 
-async fn serve(mut socket: WebSocket, session: Session) {
-    tracing::info!("socket opened");
+async fn serve(socket: WebSocket, session: Session) {
+    tracing::info!(recovery.since = session.since, "socket opened");
+    let (mut sink, mut stream) = socket.split();
     let end = match subscribe(&session).await {
         Some(mut notices) => {
-            let end = deliver(&mut socket, &mut notices, &session).await;
+            let end = deliver(&mut sink, &mut stream, &mut notices, &session).await;
             if let Err(error) = notices.unsubscribe().await {
                 tracing::debug!(error.cause = %error, "unsubscribing from notices failed");
             }
@@ -76,7 +93,7 @@ async fn serve(mut socket: WebSocket, session: Session) {
         None => End::Closed(CloseReason::TryAgain),
     };
     tracing::info!(socket.end = ?end, "socket closed");
-    close(socket, end).await;
+    close(sink, stream, end, session.config.idle_timeout).await;
 }
 
 /// The user's notices, once the NATS server has the subscription.
@@ -106,64 +123,160 @@ async fn confirm(nats: &Client) -> Result<(), async_nats::RequestError> {
     }
 }
 
-/// Says `ready`, then forwards notices and keeps the connection alive until the
-/// session ends.
-async fn deliver(socket: &mut WebSocket, notices: &mut Subscriber, session: &Session) -> End {
-    let mut keepalive = Keepalive::new(session.ping_interval);
-    let ready = ServerFrame::Ready {
-        user_id: session.user_id.clone(),
+/// Recovers, says `ready`, then delivers live notices until the session ends.
+async fn deliver(
+    sink: &mut Sink,
+    stream: &mut Stream,
+    notices: &mut Subscriber,
+    session: &Session,
+) -> End {
+    let (mut outbox, mut seam) = match start(notices, session).await {
+        Ok(started) => started,
+        Err(end) => return end,
     };
-    if let ControlFlow::Break(end) = send(socket, &ready, keepalive.limit).await {
-        return end;
-    }
+    let config = &session.config;
+    let mut keepalive = Keepalive::new(config.ping_interval, config.idle_timeout);
     loop {
         let event = tokio::select! {
             biased;
             () = session.sessions.closing() => Event::Shutdown,
-            frame = socket.recv() => Event::Client(frame),
-            message = notices.next() => Event::Notice(message),
             tick = keepalive.next() => Event::Keepalive(tick),
+            written = outbox.write(sink), if outbox.has_work() => Event::Written(written),
+            frame = stream.next() => Event::Client(frame),
+            message = notices.next() => Event::Notice(message),
         };
-        if let ControlFlow::Break(end) = handle(socket, event, &mut keepalive).await {
+        if let ControlFlow::Break(end) = handle(event, &mut outbox, &mut seam, &mut keepalive) {
             return end;
         }
     }
 }
 
-async fn handle(
-    socket: &mut WebSocket,
+/// The queue a session starts with: the missed notices (or `resync`) and `ready`, then
+/// the live notices that came during recovery, less the copies of recovered ones.
+async fn start(
+    notices: &mut Subscriber,
+    session: &Session,
+) -> Result<(Outbox<Message>, Seam), End> {
+    let mut outbox = Outbox::new(session.config.queue_frames);
+    let (recovery, held) = match session.since {
+        Some(since) => {
+            let (recovery, held) = recover_holding(notices, session, since).await?;
+            (Some(recovery), held)
+        }
+        None => (None, Vec::new()),
+    };
+    let mut seam = queue_recovery(&mut outbox, recovery);
+    let ready = ServerFrame::Ready {
+        user_id: session.user_id.clone(),
+    };
+    outbox.push_exempt(encode(&ready));
+    for message in &held {
+        if let ControlFlow::Break(end) = queue_notice(message, &mut outbox, &mut seam) {
+            return Err(end);
+        }
+    }
+    Ok((outbox, seam))
+}
+
+/// Queues the missed notices, or `resync`; returns the seam they leave.
+fn queue_recovery(outbox: &mut Outbox<Message>, recovery: Option<Recovery>) -> Seam {
+    match recovery {
+        None => Seam::default(),
+        Some(Recovery::Missed(missed)) => {
+            tracing::info!(recovery.notices = missed.len(), "recovered");
+            let seam = Seam::after(&missed);
+            for notice in missed {
+                outbox.push_exempt(encode(&ServerFrame::Notice(notice)));
+            }
+            seam
+        }
+        Some(Recovery::Resync(reason)) => {
+            tracing::info!(recovery.resync = ?reason, "cannot recover: resync");
+            outbox.push_exempt(encode(&ServerFrame::Resync { reason }));
+            Seam::default()
+        }
+    }
+}
+
+/// Reads what the client missed after `since` while holding the live notices that come
+/// meanwhile (at most a queue's worth). A history that does not answer within the idle
+/// timeout is a `resync`.
+async fn recover_holding(
+    notices: &mut Subscriber,
+    session: &Session,
+    since: i64,
+) -> Result<(Recovery, Vec<async_nats::Message>), End> {
+    let config = &session.config;
+    let reach = Reach {
+        max_notices: config.max_recovery,
+        retention: config.retention,
+    };
+    let read = recovery::recover(&session.history, &session.user_id, since, reach);
+    let recovery = time::timeout(config.idle_timeout, read);
+    tokio::pin!(recovery);
+    let mut held = Vec::new();
+    loop {
+        tokio::select! {
+            biased;
+            () = session.sessions.closing() => return Err(End::Closed(CloseReason::GoingAway)),
+            recovered = &mut recovery => {
+                let recovered = recovered.unwrap_or(Recovery::Resync(ResyncReason::Unavailable));
+                return Ok((recovered, held));
+            }
+            message = notices.next() => match message {
+                None => return Err(End::Closed(CloseReason::TryAgain)),
+                Some(_) if held.len() >= config.queue_frames => {
+                    return Err(End::Closed(CloseReason::TooSlow));
+                }
+                Some(message) => held.push(message),
+            },
+        }
+    }
+}
+
+fn handle(
     event: Event,
+    outbox: &mut Outbox<Message>,
+    seam: &mut Seam,
     keepalive: &mut Keepalive,
 ) -> ControlFlow<End> {
     match event {
         Event::Shutdown => ControlFlow::Break(End::Closed(CloseReason::GoingAway)),
-        Event::Client(frame) => from_client(frame, keepalive),
-        Event::Notice(Some(message)) => forward(socket, &message, keepalive.limit).await,
+        Event::Keepalive(Tick::PingDue) => queue(outbox, Message::Ping(Default::default())),
+        Event::Keepalive(Tick::Silent) => ControlFlow::Break(End::Silent),
+        Event::Written(Ok(())) => ControlFlow::Continue(()),
+        Event::Written(Err(error)) => {
+            tracing::info!(error.cause = %error, "writing to the socket failed");
+            ControlFlow::Break(End::Lost)
+        }
+        Event::Client(frame) => from_client(frame, outbox, keepalive),
+        Event::Notice(Some(message)) => queue_notice(&message, outbox, seam),
         Event::Notice(None) => {
             tracing::warn!("the notice subscription ended");
             ControlFlow::Break(End::Closed(CloseReason::TryAgain))
         }
-        Event::Keepalive(Tick::PingDue) => {
-            send_message(socket, Message::Ping(Default::default()), keepalive.limit).await
-        }
-        Event::Keepalive(Tick::Silent) => ControlFlow::Break(End::Silent),
     }
 }
 
-/// Any frame shows the client is alive. Text frames are otherwise ignored for now
-/// (presence will read them).
+/// Any frame shows the client is alive; a `ping` is answered with `pong`. Other text
+/// frames are ignored for now (presence will read them).
 fn from_client(
     frame: Option<Result<Message, axum::Error>>,
+    outbox: &mut Outbox<Message>,
     keepalive: &mut Keepalive,
 ) -> ControlFlow<End> {
-    match frame {
-        Some(Ok(Message::Close(_))) => ControlFlow::Break(End::ClientClosed),
-        Some(Ok(_)) => {
-            keepalive.heard();
-            ControlFlow::Continue(())
+    let message = match frame {
+        Some(Ok(Message::Close(_))) => return ControlFlow::Break(End::ClientClosed),
+        Some(Ok(message)) => message,
+        Some(Err(error)) => return ControlFlow::Break(read_failed(error)),
+        None => return ControlFlow::Break(End::Lost),
+    };
+    keepalive.heard();
+    match message {
+        Message::Text(text) if ClientFrame::parse(&text) == Some(ClientFrame::Ping) => {
+            queue(outbox, encode(&ServerFrame::Pong))
         }
-        Some(Err(error)) => ControlFlow::Break(read_failed(error)),
-        None => ControlFlow::Break(End::Lost),
+        _ => ControlFlow::Continue(()),
     }
 }
 
@@ -183,11 +296,12 @@ fn read_failed(error: axum::Error) -> End {
     }
 }
 
-/// Sends a notice from NATS to the client; a malformed one is logged and skipped.
-async fn forward(
-    socket: &mut WebSocket,
+/// Queues a live notice from NATS, unless it is the copy of a recovered one; a
+/// malformed one is logged and skipped.
+fn queue_notice(
     message: &async_nats::Message,
-    limit: Duration,
+    outbox: &mut Outbox<Message>,
+    seam: &mut Seam,
 ) -> ControlFlow<End> {
     let notice = match serde_json::from_slice::<Notice>(&message.payload) {
         Ok(notice) => notice,
@@ -196,102 +310,60 @@ async fn forward(
             return ControlFlow::Continue(());
         }
     };
+    if !seam.admit(&notice) {
+        tracing::debug!(
+            notice.position = notice.position,
+            "sent already by recovery"
+        );
+        return ControlFlow::Continue(());
+    }
     tracing::debug!(notice.position = notice.position, notice.kind = %notice.kind, "notice");
-    send(socket, &ServerFrame::Notice(notice), limit).await
+    queue(outbox, encode(&ServerFrame::Notice(notice)))
 }
 
-async fn send(socket: &mut WebSocket, frame: &ServerFrame, limit: Duration) -> ControlFlow<End> {
-    match serde_json::to_string(frame) {
-        Ok(text) => send_message(socket, Message::Text(text.into()), limit).await,
-        Err(error) => {
-            tracing::error!(error.cause = %error, "a frame could not be encoded");
-            ControlFlow::Continue(())
-        }
-    }
-}
-
-/// A client that does not take a frame within `limit` is treated as gone: a session
-/// must not hang on a peer that stopped reading.
-async fn send_message(
-    socket: &mut WebSocket,
-    message: Message,
-    limit: Duration,
-) -> ControlFlow<End> {
-    match time::timeout(limit, socket.send(message)).await {
-        Ok(Ok(())) => ControlFlow::Continue(()),
-        Ok(Err(error)) => {
-            tracing::info!(error.cause = %error, "writing to the socket failed");
-            ControlFlow::Break(End::Lost)
-        }
+/// Queues `message`; a client whose queue is full is too slow and is closed.
+fn queue(outbox: &mut Outbox<Message>, message: Message) -> ControlFlow<End> {
+    match outbox.push(message) {
+        Ok(()) => ControlFlow::Continue(()),
         Err(_) => {
-            tracing::info!("the client stopped taking frames");
-            ControlFlow::Break(End::Lost)
+            tracing::info!("the client's queue is full: too slow");
+            ControlFlow::Break(End::Closed(CloseReason::TooSlow))
         }
     }
+}
+
+/// `frame` as a text message. Server frames are plain JSON data, so encoding does not
+/// fail; were it to, the error is logged and the client gets `{}`.
+fn encode(frame: &ServerFrame) -> Message {
+    let text = serde_json::to_string(frame).unwrap_or_else(|error| {
+        tracing::error!(error.cause = %error, "a frame could not be encoded");
+        "{}".to_owned()
+    });
+    Message::Text(text.into())
 }
 
 /// Sends the Close frame the end calls for, then reads (bounded) until the client's
-/// answer so the closing handshake completes before the connection is dropped.
-async fn close(mut socket: WebSocket, end: End) {
+/// answer so the closing handshake completes before the connection is dropped. Frames
+/// still queued are dropped: the client recovers them by reconnecting with `since`.
+async fn close(mut sink: Sink, mut stream: Stream, end: End, idle_timeout: Duration) {
     match end {
         End::Closed(reason) => {
+            let limit = match reason {
+                CloseReason::TooSlow => idle_timeout,
+                _ => CLOSE_TIMEOUT,
+            };
             let frame = Message::Close(Some(reason.frame()));
-            if let Ok(Ok(())) = time::timeout(CLOSE_TIMEOUT, socket.send(frame)).await {
-                finish_closing(&mut socket).await;
+            if let Ok(Ok(())) = time::timeout(limit, sink.send(frame)).await {
+                finish_closing(&mut stream).await;
             }
         }
         // Reading again flushes the answer the WebSocket layer queued for the client.
-        End::ClientClosed => finish_closing(&mut socket).await,
+        End::ClientClosed => finish_closing(&mut stream).await,
         End::Lost | End::Silent => {}
     }
 }
 
-async fn finish_closing(socket: &mut WebSocket) {
-    let drain = async { while let Some(Ok(_)) = socket.recv().await {} };
+async fn finish_closing(stream: &mut Stream) {
+    let drain = async { while let Some(Ok(_)) = stream.next().await {} };
     let _ = time::timeout(CLOSE_TIMEOUT, drain).await;
-}
-
-/// What the keepalive asks for.
-enum Tick {
-    /// Time to ping the client.
-    PingDue,
-    /// Nothing heard from the client for two ping intervals.
-    Silent,
-}
-
-/// Pings the client every interval and notices when it has gone silent.
-struct Keepalive {
-    pings: Interval,
-    silence: Pin<Box<Sleep>>,
-    /// Two ping intervals: how long a client may stay silent, or take to accept a frame.
-    limit: Duration,
-}
-
-impl Keepalive {
-    fn new(ping_interval: Duration) -> Self {
-        let mut pings = time::interval_at(Instant::now() + ping_interval, ping_interval);
-        pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let limit = ping_interval.saturating_mul(2);
-        Self {
-            pings,
-            silence: Box::pin(time::sleep(limit)),
-            limit,
-        }
-    }
-
-    /// The client said something: it is alive.
-    fn heard(&mut self) {
-        let deadline = Instant::now() + self.limit;
-        self.silence.as_mut().reset(deadline);
-    }
-
-    /// Completes at the next ping, or when the client has been silent too long.
-    /// Cancel-safe: both timers keep their state when the future is dropped.
-    async fn next(&mut self) -> Tick {
-        tokio::select! {
-            biased;
-            () = self.silence.as_mut() => Tick::Silent,
-            _ = self.pings.tick() => Tick::PingDue,
-        }
-    }
 }

@@ -4,11 +4,13 @@
 
 mod common;
 
+use sqlx::PgPool;
+
 use common::{next_json, notice, notice_frame};
 
-#[tokio::test]
-async fn a_socket_receives_ready_then_a_notice_of_its_user_intact() {
-    let service = common::start().await;
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn a_socket_receives_ready_then_a_notice_of_its_user_intact(pool: PgPool) {
+    let service = common::start(&pool).await;
     let mut ws = service.connect("alice").await;
 
     let sent = notice(42, "friend_request.received");
@@ -17,9 +19,9 @@ async fn a_socket_receives_ready_then_a_notice_of_its_user_intact() {
     assert_eq!(next_json(&mut ws).await, notice_frame(&sent));
 }
 
-#[tokio::test]
-async fn a_socket_never_receives_the_notices_of_another_user() {
-    let service = common::start().await;
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn a_socket_never_receives_the_notices_of_another_user(pool: PgPool) {
+    let service = common::start(&pool).await;
     let mut alice = service.connect("alice").await;
 
     service.publish("bob", &notice(1, "for.bob")).await;
@@ -30,9 +32,9 @@ async fn a_socket_never_receives_the_notices_of_another_user() {
     assert_eq!(next_json(&mut alice).await, notice_frame(&for_alice));
 }
 
-#[tokio::test]
-async fn every_socket_of_a_user_receives_the_notice() {
-    let service = common::start().await;
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn every_socket_of_a_user_receives_the_notice(pool: PgPool) {
+    let service = common::start(&pool).await;
     let mut first = service.connect("alice").await;
     let mut second = service.connect("alice").await;
 
@@ -43,9 +45,9 @@ async fn every_socket_of_a_user_receives_the_notice() {
     assert_eq!(next_json(&mut second).await, notice_frame(&sent));
 }
 
-#[tokio::test]
-async fn a_malformed_notice_is_skipped_and_the_next_one_delivered() {
-    let service = common::start().await;
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn a_malformed_notice_is_skipped_and_the_next_one_delivered(pool: PgPool) {
+    let service = common::start(&pool).await;
     let mut ws = service.connect("alice").await;
 
     service.publish_raw("alice", b"{not json".to_vec()).await;
@@ -58,9 +60,9 @@ async fn a_malformed_notice_is_skipped_and_the_next_one_delivered() {
     assert_eq!(next_json(&mut ws).await, notice_frame(&valid));
 }
 
-#[tokio::test]
-async fn a_user_id_that_looks_like_a_wildcard_receives_only_its_own_notices() {
-    let service = common::start().await;
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn a_user_id_that_looks_like_a_wildcard_receives_only_its_own_notices(pool: PgPool) {
+    let service = common::start(&pool).await;
     let mut ws = service.connect(">").await;
 
     service.publish("bob", &notice(1, "for.bob")).await;

@@ -4,13 +4,15 @@
 
 mod common;
 
-use common::{expect_ready, next_json, notice, notice_frame, request_with, token};
+use sqlx::PgPool;
+
+use common::{expect_ready, next_json, notice, notice_frame, request_with, token, upgrade_request};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-#[tokio::test]
-async fn a_token_in_the_subprotocol_header_is_accepted_and_pagenow_selected() {
-    let service = common::start().await;
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn a_token_in_the_subprotocol_header_is_accepted_and_pagenow_selected(pool: PgPool) {
+    let service = common::start(&pool).await;
     let protocols = format!("pagenow, {}", token("alice"));
     let request = request_with(&service.ws_url(), &[("sec-websocket-protocol", protocols)]);
 
@@ -24,9 +26,9 @@ async fn a_token_in_the_subprotocol_header_is_accepted_and_pagenow_selected() {
     assert_eq!(next_json(&mut ws).await, notice_frame(&sent));
 }
 
-#[tokio::test]
-async fn a_token_in_the_authorization_header_is_accepted() {
-    let service = common::start().await;
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn a_token_in_the_authorization_header_is_accepted(pool: PgPool) {
+    let service = common::start(&pool).await;
     let bearer = format!("Bearer {}", token("alice"));
     let request = request_with(&service.ws_url(), &[("authorization", bearer)]);
 
@@ -35,9 +37,9 @@ async fn a_token_in_the_authorization_header_is_accepted() {
     expect_ready(&mut ws, "alice").await;
 }
 
-#[tokio::test]
-async fn an_upgrade_without_a_token_is_refused_with_401_and_not_upgraded() {
-    let service = common::start().await;
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn an_upgrade_without_a_token_is_refused_with_401_and_not_upgraded(pool: PgPool) {
+    let service = common::start(&pool).await;
 
     let response = upgrade_request(&service.ws_url()).await;
 
@@ -47,9 +49,9 @@ async fn an_upgrade_without_a_token_is_refused_with_401_and_not_upgraded() {
     assert_eq!(body["error"]["code"], "auth.missing_token");
 }
 
-#[tokio::test]
-async fn an_upgrade_with_a_forged_token_is_refused_with_401() {
-    let service = common::start().await;
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn an_upgrade_with_a_forged_token_is_refused_with_401(pool: PgPool) {
+    let service = common::start(&pool).await;
     let forged = auth::mint_dev_token(
         "another-secret-of-at-least-thirty-two-bytes",
         "alice",
@@ -66,9 +68,9 @@ async fn an_upgrade_with_a_forged_token_is_refused_with_401() {
     assert_eq!(body["error"]["code"], "auth.invalid_signature");
 }
 
-#[tokio::test]
-async fn a_plain_get_on_the_socket_route_gets_the_error_envelope() {
-    let service = common::start().await;
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn a_plain_get_on_the_socket_route_gets_the_error_envelope(pool: PgPool) {
+    let service = common::start(&pool).await;
     let url = format!("{}?token={}", service.http_url("/v1/ws"), token("alice"));
 
     let response = reqwest::get(url).await.unwrap();
@@ -78,9 +80,9 @@ async fn a_plain_get_on_the_socket_route_gets_the_error_envelope() {
     assert_eq!(body["error"]["code"], "request.not_a_websocket");
 }
 
-#[tokio::test]
-async fn readyz_follows_the_nats_connection() {
-    let mut service = common::start().await;
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn readyz_follows_the_nats_connection(pool: PgPool) {
+    let mut service = common::start(&pool).await;
     let healthz = reqwest::get(service.http_url("/healthz")).await.unwrap();
     assert_eq!(healthz.text().await.unwrap(), "ok");
     let ready = reqwest::get(service.http_url("/readyz")).await.unwrap();
@@ -99,20 +101,9 @@ async fn readyz_follows_the_nats_connection() {
     .await;
     assert_eq!(
         body,
-        serde_json::json!({"ready": false, "checks": [{"name": "nats", "ok": false}]})
+        serde_json::json!({"ready": false, "checks": [
+            {"name": "nats", "ok": false},
+            {"name": "postgres", "ok": true},
+        ]})
     );
-}
-
-/// A WebSocket upgrade request as a browser sends it, over plain HTTP.
-async fn upgrade_request(url: &str) -> reqwest::Response {
-    let url = url.replacen("ws://", "http://", 1);
-    reqwest::Client::new()
-        .get(url)
-        .header("connection", "Upgrade")
-        .header("upgrade", "websocket")
-        .header("sec-websocket-version", "13")
-        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
-        .send()
-        .await
-        .unwrap()
 }

@@ -5,6 +5,8 @@
 
 mod common;
 
+use sqlx::PgPool;
+
 use std::time::Duration;
 
 use common::{expect_close, next_json, next_message, notice, notice_frame, send_text, PATIENCE};
@@ -15,9 +17,9 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 
-#[tokio::test]
-async fn on_shutdown_a_connected_client_receives_close_1001() {
-    let mut service = common::start().await;
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn on_shutdown_a_connected_client_receives_close_1001(pool: PgPool) {
+    let mut service = common::start(&pool).await;
     let mut ws = service.connect("alice").await;
 
     let client = async {
@@ -31,9 +33,9 @@ async fn on_shutdown_a_connected_client_receives_close_1001() {
     stopped.unwrap();
 }
 
-#[tokio::test]
-async fn a_message_within_the_limit_is_ignored_and_one_over_it_closes_with_1009() {
-    let service = common::start_with(|config| push::Config {
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn a_message_within_the_limit_is_ignored_and_one_over_it_closes_with_1009(pool: PgPool) {
+    let service = common::start_with(&pool, |config| push::Config {
         max_message_bytes: 1024,
         ..config
     })
@@ -50,9 +52,9 @@ async fn a_message_within_the_limit_is_ignored_and_one_over_it_closes_with_1009(
     expect_end(&mut ws).await;
 }
 
-#[tokio::test]
-async fn the_default_limit_is_sixteen_kibibytes() {
-    let service = common::start().await;
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn the_default_limit_is_sixteen_kibibytes(pool: PgPool) {
+    let service = common::start(&pool).await;
     let mut ws = service.connect("alice").await;
 
     send_text(&mut ws, "x".repeat(16 * 1024 + 1)).await;
@@ -61,9 +63,9 @@ async fn the_default_limit_is_sixteen_kibibytes() {
     expect_end(&mut ws).await;
 }
 
-#[tokio::test]
-async fn when_the_notice_subscription_ends_the_socket_closes_with_1011_try_again() {
-    let service = common::start().await;
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn when_the_notice_subscription_ends_the_socket_closes_with_1011_try_again(pool: PgPool) {
+    let service = common::start(&pool).await;
     let mut ws = service.connect("alice").await;
 
     service.service_nats.drain().await.unwrap();
@@ -74,17 +76,18 @@ async fn when_the_notice_subscription_ends_the_socket_closes_with_1011_try_again
     expect_end(&mut ws).await;
 }
 
-#[tokio::test]
-async fn a_client_that_answers_pings_stays_connected() {
-    let service = common::start_with(|config| push::Config {
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn a_client_that_answers_pings_stays_connected(pool: PgPool) {
+    let service = common::start_with(&pool, |config| push::Config {
         ping_interval: Duration::from_millis(50),
+        idle_timeout: Duration::from_millis(120),
         ..config
     })
     .await;
     let mut ws = service.connect("alice").await;
 
     // tungstenite answers each ping with a pong as it reads; five pings span more
-    // than the two intervals a silent client is given.
+    // than the idle timeout.
     for _ in 0..5 {
         assert!(matches!(next_message(&mut ws).await, Message::Ping(_)));
     }
@@ -93,10 +96,11 @@ async fn a_client_that_answers_pings_stays_connected() {
     assert_eq!(next_json(&mut ws).await, notice_frame(&sent));
 }
 
-#[tokio::test]
-async fn a_silent_client_is_dropped_after_two_ping_intervals() {
-    let service = common::start_with(|config| push::Config {
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn a_silent_client_is_dropped_after_the_idle_timeout(pool: PgPool) {
+    let service = common::start_with(&pool, |config| push::Config {
         ping_interval: Duration::from_millis(50),
+        idle_timeout: Duration::from_millis(150),
         ..config
     })
     .await;
@@ -117,9 +121,35 @@ async fn a_silent_client_is_dropped_after_two_ping_intervals() {
     assert!(received.windows(2).any(|w| w == ping), "pinged first");
 }
 
-#[tokio::test]
-async fn a_close_from_the_client_is_answered_and_ends_the_session() {
-    let service = common::start().await;
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn a_client_that_sends_its_own_pings_gets_pongs_and_stays_connected(pool: PgPool) {
+    let service = common::start_with(&pool, |config| push::Config {
+        ping_interval: Duration::from_secs(30),
+        idle_timeout: Duration::from_millis(300),
+        ..config
+    })
+    .await;
+    let mut ws = service.connect("alice").await;
+
+    // The server does not ping in this time: only the client's own pings, paced as a
+    // client's heartbeat, keep it alive for more than three idle timeouts.
+    let mut heartbeat = tokio::time::interval(Duration::from_millis(100));
+    for _ in 0..10 {
+        heartbeat.tick().await;
+        send_text(&mut ws, r#"{"type":"ping"}"#.to_owned()).await;
+        assert_eq!(
+            next_json(&mut ws).await,
+            serde_json::json!({"type": "pong"})
+        );
+    }
+    let sent = notice(1, "still.here");
+    service.publish("alice", &sent).await;
+    assert_eq!(next_json(&mut ws).await, notice_frame(&sent));
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn a_close_from_the_client_is_answered_and_ends_the_session(pool: PgPool) {
+    let service = common::start(&pool).await;
     let mut ws = service.connect("alice").await;
 
     let bye = CloseFrame {

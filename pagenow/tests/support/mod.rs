@@ -37,6 +37,12 @@ impl Env {
 
     /// Starts `pagenow <role>`; with `role` `all`, every service in one process.
     pub fn spawn(&self, role: &str) -> Process {
+        self.spawn_with(role, &[])
+    }
+
+    /// Starts `pagenow <role>` with extra environment variables (which win over the
+    /// environment's own).
+    pub fn spawn_with(&self, role: &str, vars: &[(&str, String)]) -> Process {
         let log = std::env::temp_dir().join(format!("pagenow-e2e-{role}-{}.log", free_port()));
         let file = std::fs::File::create(&log).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_pagenow"))
@@ -49,6 +55,7 @@ impl Env {
             .env("PAGENOW_DB_POOL", "8")
             .env("PAGENOW_JWT_SECRET", auth::DEV_HS256_SECRET)
             .env("RUST_LOG", "info")
+            .envs(vars.iter().map(|(name, value)| (*name, value)))
             .stdout(Stdio::null())
             .stderr(file)
             .spawn()
@@ -169,6 +176,17 @@ impl Client {
         )
     }
 
+    /// Opens a socket on the push node at `addr`, reconnecting with `since` when given;
+    /// nothing is read yet.
+    pub async fn socket_at(&self, addr: SocketAddr, since: Option<i64>) -> Socket {
+        let since = since.map(|p| format!("&since={p}")).unwrap_or_default();
+        let url = format!("ws://{addr}/v1/ws?token={}{since}", self.token);
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket");
+        Socket { ws }
+    }
+
     /// Opens a socket and waits for its `ready` frame.
     pub async fn socket(&self) -> Socket {
         let url = format!("ws://{}/v1/ws?token={}", self.env.push, self.token);
@@ -196,6 +214,23 @@ impl Socket {
             let frame = next_json(&mut self.ws).await;
             if frame["type"] == "notice" {
                 return frame;
+            }
+        }
+    }
+
+    /// The next text frame (pings skipped) within 10 s, or `None` once the connection
+    /// has ended (its node was killed, or closed it).
+    pub async fn next_frame(&mut self) -> Option<Value> {
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(10), self.ws.next())
+                .await
+                .expect("a frame, or the end, within 10 s");
+            match message {
+                Some(Ok(Message::Text(text))) => {
+                    return Some(serde_json::from_str(&text).expect("JSON frame"))
+                }
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return None,
+                Some(Ok(_)) => continue,
             }
         }
     }

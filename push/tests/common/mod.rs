@@ -1,4 +1,6 @@
-//! A push service on a real NATS server, and a WebSocket client to talk to it.
+//! A push service on a real NATS server and a real Postgres database (the test's own,
+//! made by `#[sqlx::test]`), a WebSocket client to talk to it, and the rows the projector
+//! would write.
 
 #![allow(dead_code, reason = "each test file uses a part")]
 #![allow(clippy::unwrap_used, reason = "a test may fail by panicking")]
@@ -10,6 +12,8 @@ use event_bus::Notice;
 use futures::{SinkExt, StreamExt};
 use push::Config;
 use serde_json::Value;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
 use testkit::TestNats;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -37,15 +41,29 @@ pub struct Service {
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     stopped: Option<oneshot::Receiver<std::io::Result<()>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
-/// Starts a push service with the default configuration.
-pub async fn start() -> Service {
-    start_with(|config| config).await
+impl Drop for Service {
+    /// Stops the service and waits for its thread, so that nothing of it outlives the
+    /// test (its database connections included).
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
-/// Starts a push service with the default configuration changed by `configure`.
-pub async fn start_with(configure: impl FnOnce(Config) -> Config) -> Service {
+/// Starts a push service with the default configuration, on `pool`'s database.
+pub async fn start(pool: &PgPool) -> Service {
+    start_with(pool, |config| config).await
+}
+
+/// Starts a push service with the default configuration changed by `configure`, on
+/// `pool`'s database.
+pub async fn start_with(pool: &PgPool, configure: impl FnOnce(Config) -> Config) -> Service {
+    let database = pool.connect_options().as_ref().clone();
     let nats = TestNats::start().unwrap();
     let service_nats = async_nats::connect(nats.url()).await.unwrap();
     let publisher = async_nats::connect(nats.url()).await.unwrap();
@@ -54,15 +72,25 @@ pub async fn start_with(configure: impl FnOnce(Config) -> Config) -> Service {
     let (bound, addr) = oneshot::channel();
     let (report, stopped) = oneshot::channel();
     let (client, verifier) = (service_nats.clone(), verifier().await);
-    std::thread::spawn(move || {
+    let thread = std::thread::spawn(move || {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let result = runtime.block_on(async move {
-            let app = push::build(config, client, verifier).await?;
-            let _ = bound.send(app.local_addr());
-            app.run(async move {
-                let _ = stop_signal.await;
-            })
-            .await
+            // A pool of the service's own runtime, as in its own process; closed before
+            // the test ends, so that its database can be dropped.
+            let pool = PgPoolOptions::new().connect_lazy_with(database);
+            let app = push::build(config, pool.clone(), client, verifier).await;
+            let served = match app {
+                Ok(app) => {
+                    let _ = bound.send(app.local_addr());
+                    app.run(async move {
+                        let _ = stop_signal.await;
+                    })
+                    .await
+                }
+                Err(error) => Err(error),
+            };
+            pool.close().await;
+            served
         });
         drop(runtime);
         let _ = report.send(result);
@@ -74,6 +102,7 @@ pub async fn start_with(configure: impl FnOnce(Config) -> Config) -> Service {
         addr: addr.await.expect("the service binds"),
         stop: Some(stop),
         stopped: Some(stopped),
+        thread: Some(thread),
     }
 }
 
@@ -119,9 +148,20 @@ impl Service {
 
     /// A socket of `user_id` (token in the query string) that has received `ready`.
     pub async fn connect(&self, user_id: &str) -> Ws {
-        let url = format!("{}?token={}", self.ws_url(), token(user_id));
-        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        let mut ws = self.open(user_id, "").await;
         expect_ready(&mut ws, user_id).await;
+        ws
+    }
+
+    /// A socket of `user_id` that reconnects with `since`; nothing read yet.
+    pub async fn reconnect(&self, user_id: &str, since: i64) -> Ws {
+        self.open(user_id, &format!("&since={since}")).await
+    }
+
+    /// A socket of `user_id` with `query` after the token in the query string.
+    pub async fn open(&self, user_id: &str, query: &str) -> Ws {
+        let url = format!("{}?token={}{query}", self.ws_url(), token(user_id));
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
         ws
     }
 
@@ -216,4 +256,77 @@ pub fn request_with(
         request.headers_mut().insert(*name, value.parse().unwrap());
     }
     request
+}
+
+/// Appends an event as the command API would, in a transaction of its own; returns its
+/// position and its transaction (`tx_id`).
+pub async fn insert_event(pool: &PgPool) -> (i64, u64) {
+    insert_event_recorded_ago(pool, Duration::ZERO).await
+}
+
+/// Appends an event recorded `age` ago; returns its position and transaction.
+pub async fn insert_event_recorded_ago(pool: &PgPool, age: Duration) -> (i64, u64) {
+    let (position, tx_id): (i64, i64) = sqlx::query_as(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
+                             payload, metadata, recorded_at)
+         VALUES ('test', gen_random_uuid()::text, 1, 'test.happened', '1', '{}', '{}',
+                 now() - make_interval(secs => $1))
+         RETURNING position, tx_id::text::bigint",
+    )
+    .bind(age.as_secs_f64())
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    (position, tx_id as u64)
+}
+
+/// A notice at the feed cursor (`tx_id`, `position`).
+pub fn notice_at(tx_id: u64, position: i64, kind: &str) -> Notice {
+    Notice {
+        tx_id,
+        ..notice(position, kind)
+    }
+}
+
+/// Stores `notice` for `user_id` in the recovery history, as the projector does.
+pub async fn store_notice<'c>(executor: impl sqlx::PgExecutor<'c>, user_id: &str, notice: &Notice) {
+    sqlx::query(
+        "INSERT INTO user_notices (user_id, tx_id, position, kind, data)
+         VALUES ($1, $2::bigint::text::xid8, $3, $4, $5)",
+    )
+    .bind(user_id)
+    .bind(notice.tx_id as i64)
+    .bind(notice.position)
+    .bind(&notice.kind)
+    .bind(&notice.data)
+    .execute(executor)
+    .await
+    .unwrap();
+}
+
+/// The text frames up to and including `ready`, as JSON; pings are skipped.
+pub async fn frames_until_ready(ws: &mut Ws) -> Vec<Value> {
+    let mut frames = Vec::new();
+    loop {
+        let frame = next_json(ws).await;
+        let ready = frame["type"] == "ready";
+        frames.push(frame);
+        if ready {
+            return frames;
+        }
+    }
+}
+
+/// A WebSocket upgrade request as a browser sends it, over plain HTTP.
+pub async fn upgrade_request(url: &str) -> reqwest::Response {
+    let url = url.replacen("ws://", "http://", 1);
+    reqwest::Client::new()
+        .get(url)
+        .header("connection", "Upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send()
+        .await
+        .unwrap()
 }
