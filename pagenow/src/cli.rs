@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -40,6 +41,18 @@ pub enum Command {
     Migrate(Database),
     /// Prints a development token (HS256, signed with the configured secret) for a user.
     DevToken(DevToken),
+    /// Lists events: by aggregate, user, type, time, position or request (audit).
+    Events(crate::audit_cli::EventsArgs),
+    /// Follows events as they commit: `events --follow` (audit).
+    Tail(crate::audit_cli::EventsArgs),
+    /// Prints an aggregate's state at a version, or what one event changed (audit).
+    Aggregate(crate::audit_cli::AggregateArgs),
+    /// Rebuilds every view into scratch tables and compares with the live ones (audit).
+    Verify(crate::audit_cli::VerifyArgs),
+    /// Prints each projection's and the relay's position and lag (audit).
+    Status(crate::audit_cli::StatusArgs),
+    /// Rebuilds one projection beside the live tables and switches it in (audit).
+    Rebuild(crate::audit_cli::RebuildArgs),
 }
 
 #[derive(Debug, Args)]
@@ -66,17 +79,31 @@ pub struct Services {
     pub query_api_addr: SocketAddr,
     #[arg(long, env = "PUSH_ADDR", default_value = "127.0.0.1:8083")]
     pub push_addr: SocketAddr,
+    #[command(flatten)]
+    pub push: PushArgs,
     /// Where the relay and projector serve `/healthz` and `/readyz` (off when unset).
     #[arg(long, env = "PAGENOW_HEALTH_ADDR")]
     pub health_addr: Option<SocketAddr>,
     /// How long a query with `min_position` waits for the views, at most (ms).
     #[arg(long, env = "PAGENOW_CONSISTENCY_TIMEOUT_MS", default_value_t = 3000)]
     pub consistency_timeout_ms: u64,
+    /// Domains a new account shares with friends (comma-separated).
+    #[arg(long, env = "PAGENOW_DEFAULT_ALLOW", default_value = command_api::users::defaults::DEFAULT_ALLOW)]
+    pub default_allow: String,
+    /// Domains a new account never shows friends (comma-separated).
+    #[arg(long, env = "PAGENOW_DEFAULT_DENY", default_value = command_api::users::defaults::DEFAULT_DENY)]
+    pub default_deny: String,
 }
 
 impl Services {
     pub fn consistency_timeout(&self) -> Duration {
         Duration::from_millis(self.consistency_timeout_ms)
+    }
+
+    /// The sharing policy new accounts start with; an invalid list is a start-up error.
+    pub fn sharing_defaults(&self) -> anyhow::Result<domain::user::SharingPolicy> {
+        command_api::users::defaults::parse(&self.default_allow, &self.default_deny)
+            .context("PAGENOW_DEFAULT_ALLOW / PAGENOW_DEFAULT_DENY")
     }
 }
 
@@ -149,4 +176,50 @@ pub struct DevToken {
     /// The HS256 secret to sign with.
     #[arg(long, env = "PAGENOW_JWT_SECRET", hide_env_values = true, default_value = auth::DEV_HS256_SECRET)]
     pub jwt_secret: String,
+}
+
+/// The push service's limits and timings (`pagenow push` and `pagenow all`).
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// How often the push service pings each socket (ms).
+    #[arg(long, env = "PUSH_PING_INTERVAL_MS", default_value_t = 20_000)]
+    pub push_ping_interval_ms: u64,
+    /// A socket that sends nothing (no pong, no ping) for this long is dropped (ms).
+    #[arg(long, env = "PUSH_IDLE_TIMEOUT_MS", default_value_t = 40_000)]
+    pub push_idle_timeout_ms: u64,
+    /// The largest client message (bytes); a larger one closes the socket with 1009.
+    #[arg(long, env = "PUSH_MAX_MESSAGE_BYTES", default_value_t = push::DEFAULT_MAX_MESSAGE_BYTES)]
+    pub push_max_message_bytes: usize,
+    /// Frames that may wait for a slow client; one more closes its socket with 4008.
+    #[arg(long, env = "PUSH_QUEUE_FRAMES", default_value_t = push::DEFAULT_QUEUE_FRAMES)]
+    pub push_queue_frames: usize,
+    /// Sockets one user may have open on one node; more get 429.
+    #[arg(long, env = "PUSH_MAX_SOCKETS_PER_USER", default_value_t = push::DEFAULT_MAX_SOCKETS_PER_USER)]
+    pub push_max_sockets_per_user: usize,
+    /// Sockets one node holds; more get 429.
+    #[arg(long, env = "PUSH_MAX_SOCKETS", default_value_t = push::DEFAULT_MAX_SOCKETS)]
+    pub push_max_sockets: usize,
+    /// The most missed notices one reconnection recovers; more get `resync`.
+    #[arg(long, env = "PUSH_MAX_RECOVERY", default_value_t = push::DEFAULT_MAX_RECOVERY)]
+    pub push_max_recovery: usize,
+    /// How long notices are kept for recovery (hours); older ones are deleted.
+    #[arg(long, env = "PUSH_RETENTION_HOURS", default_value_t = 168)]
+    pub push_retention_hours: u64,
+}
+
+impl PushArgs {
+    /// The push service's configuration, listening on `addr`.
+    pub fn config(&self, addr: SocketAddr) -> push::Config {
+        push::Config {
+            ping_interval: Duration::from_millis(self.push_ping_interval_ms),
+            idle_timeout: Duration::from_millis(self.push_idle_timeout_ms),
+            max_message_bytes: self.push_max_message_bytes,
+            queue_frames: self.push_queue_frames,
+            max_sockets_per_user: self.push_max_sockets_per_user,
+            max_sockets: self.push_max_sockets,
+            max_recovery: self.push_max_recovery,
+            retention: Duration::from_secs(self.push_retention_hours.saturating_mul(3600)),
+            ..push::Config::new(addr)
+        }
+    }
 }

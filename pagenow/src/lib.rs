@@ -2,10 +2,13 @@
 //! dependencies, runs the chosen ones until a signal, and shuts them down gracefully.
 //!
 //! - [`cli`]: the typed configuration (flags and environment).
+//! - [`audit_cli`]: the operator's audit commands (`events`, `tail`, `aggregate`,
+//!   `verify`, `status`, `rebuild`) over the `audit` crate.
 //! - [`services`]: starting services, alone or all in one process.
 //! - [`health`]: health endpoints for the workers.
 //! - [`telemetry`]: how logs are written.
 
+pub mod audit_cli;
 pub mod cli;
 pub mod health;
 pub mod services;
@@ -43,5 +46,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Push(config) => services::run(&config, &[Role::Push]).await,
         Command::Relay(config) => services::run(&config, &[Role::Relay]).await,
         Command::Projector(config) => services::run(&config, &[Role::Projector]).await,
+        Command::Events(args) => audit_cli::exit_with(audit_cli::events(args).await?),
+        Command::Tail(mut args) => {
+            args.follow = true;
+            audit_cli::exit_with(audit_cli::events(args).await?)
+        }
+        Command::Aggregate(args) => audit_cli::exit_with(audit_cli::aggregate(args).await?),
+        Command::Verify(args) => audit_cli::exit_with(audit_cli::verify(args).await?),
+        Command::Status(args) => audit_cli::exit_with(audit_cli::status(args).await?),
+        Command::Rebuild(args) => audit_cli::exit_with(audit_cli::rebuild(args).await?),
     }
 }

@@ -132,10 +132,11 @@ async fn start(
     let nats = || nats.clone().context("no NATS connection");
     match role {
         Role::CommandApi => {
-            let app = command_api::build(
+            let app = command_api::build_with_sharing_defaults(
                 command_api::Config {
                     addr: config.command_api_addr,
                 },
+                config.sharing_defaults()?,
                 pool.clone(),
                 verifier(config).await?,
             )
@@ -153,8 +154,9 @@ async fn start(
             tasks.spawn(async move { app.run(stop).await.context("query API") });
         }
         Role::Push => {
-            let push_config = push::Config::new(config.push_addr);
-            let app = push::build(push_config, nats()?, verifier(config).await?).await?;
+            let push_config = config.push.config(config.push_addr);
+            let app =
+                push::build(push_config, pool.clone(), nats()?, verifier(config).await?).await?;
             tracing::info!(url = %format!("ws://{}/v1/ws", app.local_addr()), "push listening");
             tasks.spawn(async move { app.run(stop).await.context("push") });
         }

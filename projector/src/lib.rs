@@ -11,11 +11,14 @@
 //!   recovery history) and then published on core NATS.
 //! - [`replay`]: a projection rebuilt from the store, compared with the live view.
 //! - [`users`]: the `user_table` view.
+//! - [`policies`]: the `sharing_policy` view.
+//! - [`shares`]: the `share_notifications` and `shares_sent` views.
 //!
 //! Boundaries: reads NATS and writes view tables; never writes the event store.
 
 pub mod friendships;
 pub mod notices;
+pub mod policies;
 pub mod replay;
 pub mod runner;
 pub mod shares;
@@ -48,6 +51,13 @@ pub trait Projection: Send + Sync {
     /// The projection's name: its checkpoint row, its lock and its consumer.
     fn name(&self) -> &'static str;
 
+    /// The tables the projection writes, unqualified (as its SQL names them). The verifier
+    /// rebuilds these into scratch copies and compares them with the live ones; a
+    /// projection that declares none cannot be verified.
+    fn tables(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Applies `event` to the view inside `tx` and returns the notices it leads to.
     /// Events of aggregates the view does not follow return no notices and change nothing.
     async fn apply(
@@ -60,5 +70,10 @@ pub trait Projection: Send + Sync {
 /// Every projection of the system, live: `pagenow projector` runs one runner for each.
 /// A projection added here is built from the whole history on its first start.
 pub fn all(keys: Keys) -> Vec<Arc<dyn Projection>> {
-    vec![Arc::new(users::Users::new(keys))]
+    vec![
+        Arc::new(users::Users::new(keys.clone())),
+        Arc::new(policies::Policies::new()),
+        Arc::new(shares::Shares::new(keys)),
+        Arc::new(friendships::Friendships::new()),
+    ]
 }
