@@ -2,71 +2,18 @@
 
 use std::time::Duration;
 
-use auth::{mint_dev_token, AuthConfig, Verifier, DEV_HS256_SECRET};
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 use sqlx::PgPool;
 
-struct Api {
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Api {
-    async fn start(pool: &PgPool) -> Self {
-        let config = AuthConfig {
-            hs256_secret: Some(DEV_HS256_SECRET.into()),
-            ..Default::default()
-        };
-        let verifier = Verifier::new(&config).await.expect("verifier");
-        let addr = "127.0.0.1:0".parse().expect("addr");
-        let app = command_api::build(command_api::Config { addr }, pool.clone(), verifier)
-            .await
-            .expect("build");
-        let base = format!("http://{}", app.local_addr());
-        tokio::spawn(app.run(std::future::pending()));
-        Self {
-            base,
-            http: reqwest::Client::new(),
-        }
-    }
-
-    async fn post(&self, user: Option<&str>, path: &str, body: &str) -> (StatusCode, Value) {
-        let mut request = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("content-type", "application/json")
-            .body(body.to_owned());
-        if let Some(user) = user {
-            request = request.bearer_auth(token(user));
-        }
-        let response = request.send().await.expect("send");
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-}
-
-fn token(user: &str) -> String {
-    mint_dev_token(DEV_HS256_SECRET, user, Duration::from_secs(600), false).expect("token")
-}
+mod support;
+use support::{code, event_count, token, Api};
 
 const REGISTER: &str = "/v1/commands/register-user";
 const UPDATE: &str = "/v1/commands/update-profile";
 
 fn ann() -> String {
     json!({ "email": "ann@example.com", "first_name": "Ann", "last_name": "Lee" }).to_string()
-}
-
-async fn event_count(pool: &PgPool) -> i64 {
-    sqlx::query_as::<_, (i64,)>("SELECT count(*) FROM events")
-        .fetch_one(pool)
-        .await
-        .expect("count")
-        .0
-}
-
-fn code(body: &Value) -> &str {
-    body["error"]["code"].as_str().unwrap_or("<no code>")
 }
 
 #[sqlx::test(migrator = "migrations::MIGRATOR")]

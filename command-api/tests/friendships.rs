@@ -2,92 +2,19 @@
 //! bad input, who may do what, and requests crossing each other.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use auth::{mint_dev_token, AuthConfig, Verifier, DEV_HS256_SECRET};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::PgPool;
+
+mod support;
+use support::{code, event_count, Api};
 
 const SEND: &str = "/v1/commands/send-friend-request";
 const ACCEPT: &str = "/v1/commands/accept-friend-request";
 const DECLINE: &str = "/v1/commands/decline-friend-request";
 const CANCEL: &str = "/v1/commands/cancel-friend-request";
 const REMOVE: &str = "/v1/commands/remove-friend";
-
-struct Api {
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Api {
-    async fn start(pool: &PgPool) -> Self {
-        let config = AuthConfig {
-            hs256_secret: Some(DEV_HS256_SECRET.into()),
-            ..Default::default()
-        };
-        let verifier = Verifier::new(&config).await.expect("verifier");
-        let addr = "127.0.0.1:0".parse().expect("addr");
-        let app = command_api::build(command_api::Config { addr }, pool.clone(), verifier)
-            .await
-            .expect("build");
-        let base = format!("http://{}", app.local_addr());
-        tokio::spawn(app.run(std::future::pending()));
-        Self {
-            base,
-            http: reqwest::Client::new(),
-        }
-    }
-
-    /// Starts the API and registers each of `users`.
-    async fn with_users(pool: &PgPool, users: &[&str]) -> Self {
-        let api = Self::start(pool).await;
-        for user in users {
-            let body = json!({ "email": format!("{user}@example.com"), "first_name": user, "last_name": "Test" });
-            let (status, answer) = api
-                .post(Some(user), "/v1/commands/register-user", &body.to_string())
-                .await;
-            assert_eq!(status, StatusCode::OK, "registering {user}: {answer}");
-        }
-        api
-    }
-
-    async fn post(&self, user: Option<&str>, path: &str, body: &str) -> (StatusCode, Value) {
-        let mut request = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("content-type", "application/json")
-            .body(body.to_owned());
-        if let Some(user) = user {
-            request = request.bearer_auth(token(user));
-        }
-        let response = request.send().await.expect("send");
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    /// `caller` runs the command at `path` on their relationship with `other`.
-    async fn act(&self, caller: Option<&str>, path: &str, other: &str) -> (StatusCode, Value) {
-        self.post(caller, path, &json!({ "user_id": other }).to_string())
-            .await
-    }
-}
-
-fn token(user: &str) -> String {
-    mint_dev_token(DEV_HS256_SECRET, user, Duration::from_secs(600), false).expect("token")
-}
-
-fn code(body: &Value) -> &str {
-    body["error"]["code"].as_str().unwrap_or("<no code>")
-}
-
-async fn event_count(pool: &PgPool) -> i64 {
-    sqlx::query_as::<_, (i64,)>("SELECT count(*) FROM events")
-        .fetch_one(pool)
-        .await
-        .expect("count")
-        .0
-}
 
 /// The types of the events of the relationship `pair`, in order.
 async fn pair_events(pool: &PgPool, pair: &str) -> Vec<String> {

@@ -4,13 +4,13 @@
 //! Friendships and notifications are written straight into the views the commands
 //! consult, as their projections would.
 
-mod sharing;
+mod support;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use sharing::*;
+use support::*;
 
 /// Ann, with friends bob and cy; dan is registered and nobody's friend.
 async fn ann_and_friends(pool: &PgPool) -> Api {

@@ -1,14 +1,14 @@
 //! Sharing-policy commands over HTTP, against a real Postgres: the policy a registration
 //! records, each one-step change, bad input (each with its code, the store unchanged).
 
-mod sharing;
+mod support;
 
 use command_api::users::defaults;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use sharing::*;
+use support::*;
 
 async fn policy_events(pool: &PgPool, user: &str) -> Vec<(String, Value)> {
     sqlx::query_as(

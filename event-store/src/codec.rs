@@ -121,3 +121,26 @@ pub fn decode<E: DomainEvent>(
         }
     })
 }
+
+/// `event` decoded as an `E` (upcast as [`decode`] does), or `None` when it belongs to an
+/// aggregate type other than `aggregate_type`: what a projection following one aggregate
+/// type does first with every event of the feed.
+pub fn decode_stored<E: DomainEvent>(
+    event: &crate::StoredEvent,
+    aggregate_type: &str,
+    upcasters: &Upcasters,
+    current_version: impl Fn(&str) -> Option<String>,
+) -> Result<Option<E>, CodecError> {
+    if event.aggregate_type != aggregate_type {
+        return Ok(None);
+    }
+    let payload = event.payload.clone();
+    decode(
+        &event.event_type,
+        &event.event_version,
+        payload,
+        upcasters,
+        current_version,
+    )
+    .map(Some)
+}

@@ -19,10 +19,10 @@ use crate::{Cursor, Metadata, StoredEvent};
 /// The channel the `events` insert trigger notifies.
 pub const EVENTS_CHANNEL: &str = "events_appended";
 
-const SELECT_EVENT: &str =
-    "SELECT position, tx_id::text::bigint AS tx_id, event_id, aggregate_type,
-        aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at
-   FROM events";
+/// The columns of a [`StoredEvent`], for `SELECT {EVENT_COLUMNS} FROM events`, read as an
+/// [`EventRow`].
+pub const EVENT_COLUMNS: &str = "position, tx_id::text::bigint AS tx_id, event_id, aggregate_type,
+        aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at";
 
 /// Reads the feed in batches.
 #[derive(Debug, Clone)]
@@ -30,8 +30,9 @@ pub struct FeedReader {
     pool: PgPool,
 }
 
+/// One row of `events`, selected with [`EVENT_COLUMNS`]; becomes a [`StoredEvent`].
 #[derive(FromRow)]
-struct EventRow {
+pub struct EventRow {
     position: i64,
     tx_id: i64,
     event_id: Uuid,
@@ -76,7 +77,7 @@ impl FeedReader {
         limit: i64,
     ) -> Result<Vec<StoredEvent>, sqlx::Error> {
         let sql = format!(
-            "{SELECT_EVENT}
+            "SELECT {EVENT_COLUMNS} FROM events
               WHERE (tx_id, position) > ($1::bigint::text::xid8, $2)
                 AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
               ORDER BY tx_id, position
@@ -93,7 +94,7 @@ impl FeedReader {
 
     /// The event at `position`, if it exists and has committed.
     pub async fn event_at(&self, position: i64) -> Result<Option<StoredEvent>, sqlx::Error> {
-        let sql = format!("{SELECT_EVENT} WHERE position = $1");
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE position = $1");
         let row: Option<EventRow> = sqlx::query_as(&sql)
             .bind(position)
             .fetch_optional(&self.pool)

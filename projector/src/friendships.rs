@@ -215,16 +215,15 @@ impl Projection for Friendships {
         tx: &mut PgConnection,
         event: &StoredEvent,
     ) -> Result<Vec<Addressed>, ProjectionError> {
-        if event.aggregate_type != AGGREGATE_TYPE {
-            return Ok(vec![]);
-        }
-        let decoded: FriendshipEvent = codec::decode(
-            &event.event_type,
-            &event.event_version,
-            event.payload.clone(),
+        let decoded = codec::decode_stored::<FriendshipEvent>(
+            event,
+            AGGREGATE_TYPE,
             &self.upcasters,
             FriendshipEvent::current_version,
         )?;
+        let Some(decoded) = decoded else {
+            return Ok(vec![]);
+        };
         let tell = self.change(tx, &decoded, event.position).await?;
         Ok(vec![notice(tx, event, tell).await?])
     }

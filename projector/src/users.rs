@@ -166,16 +166,15 @@ impl Projection for Users {
         tx: &mut PgConnection,
         event: &StoredEvent,
     ) -> Result<Vec<Addressed>, ProjectionError> {
-        if event.aggregate_type != AGGREGATE_TYPE {
-            return Ok(vec![]);
-        }
-        let decoded: UserEvent = codec::decode(
-            &event.event_type,
-            &event.event_version,
-            event.payload.clone(),
+        let decoded = codec::decode_stored::<UserEvent>(
+            event,
+            AGGREGATE_TYPE,
             &self.upcasters,
             UserEvent::current_version,
         )?;
+        let Some(decoded) = decoded else {
+            return Ok(vec![]);
+        };
         let user_id = &event.aggregate_id;
         match decoded {
             UserEvent::Registered(e) => {

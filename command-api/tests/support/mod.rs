@@ -1,5 +1,6 @@
-//! Support for the sharing tests: a command API on a free port, registered users,
-//! friendships and notifications written straight into the views the commands consult.
+//! Support for the command API's tests: the API on a free port with an HTTP client,
+//! tokens, registered users, and friendships and notifications written straight into the
+//! views the commands consult.
 
 #![allow(dead_code)] // each test file uses its own part
 
@@ -21,8 +22,8 @@ pub const STOP_SHARING: &str = "/v1/commands/stop-sharing-domain";
 
 /// A command API and an HTTP client for it.
 pub struct Api {
-    base: String,
-    http: reqwest::Client,
+    pub base: String,
+    pub http: reqwest::Client,
 }
 
 impl Api {
@@ -50,6 +51,19 @@ impl Api {
             base,
             http: reqwest::Client::new(),
         }
+    }
+
+    /// Starts the API and registers each of `users`.
+    pub async fn with_users(pool: &PgPool, users: &[&str]) -> Self {
+        let api = Self::start(pool).await;
+        api.register(users).await;
+        api
+    }
+
+    /// `caller` runs the command at `path` on their relationship with `other`.
+    pub async fn act(&self, caller: Option<&str>, path: &str, other: &str) -> (StatusCode, Value) {
+        self.post(caller, path, &json!({ "user_id": other }).to_string())
+            .await
     }
 
     /// Registers each of `users` (first name: the id; last name: "Test").
