@@ -5,8 +5,7 @@
 
 use std::time::Duration;
 
-use sqlx::pool::PoolConnection;
-use sqlx::{PgPool, Postgres};
+use sqlx::{Connection, PgConnection, PgPool};
 
 /// The advisory lock key of a named role (`relay`, `projection:users`): a stable hash
 /// (FNV-1a), so every build and instance agrees.
@@ -17,60 +16,63 @@ pub fn lock_key(role: &str) -> i64 {
     hash as i64
 }
 
-/// Holds the lock of one role while alive.
+/// Holds the lock of one role while alive, on a connection of its own: the lock lives
+/// exactly as long as that session, and it takes no connection from the service's pool
+/// (a process runs one leader per projection and one for the relay).
 pub struct Leadership {
-    conn: PoolConnection<Postgres>,
+    conn: PgConnection,
     key: i64,
 }
 
 impl Leadership {
     /// Tries to take the lock once; `None` when another instance holds it.
     pub async fn try_acquire(pool: &PgPool, role: &str) -> Result<Option<Self>, sqlx::Error> {
+        let mut conn = PgConnection::connect_with(&pool.connect_options()).await?;
         let key = lock_key(role);
-        let mut conn = pool.acquire().await?;
-        let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
-            .bind(key)
-            .fetch_one(&mut *conn)
-            .await?;
-        Ok(got.then_some(Self { conn, key }))
+        if try_lock(&mut conn, key).await? {
+            return Ok(Some(Self { conn, key }));
+        }
+        conn.close().await?;
+        Ok(None)
     }
 
-    /// Waits until the lock is ours, trying every `interval`.
+    /// Waits until the lock is ours, trying every `interval` on one session.
     pub async fn acquire(
         pool: &PgPool,
         role: &str,
         interval: Duration,
     ) -> Result<Self, sqlx::Error> {
-        loop {
-            if let Some(leadership) = Self::try_acquire(pool, role).await? {
-                tracing::info!(leader.role = role, "took leadership");
-                return Ok(leadership);
-            }
+        let mut conn = PgConnection::connect_with(&pool.connect_options()).await?;
+        let key = lock_key(role);
+        while !try_lock(&mut conn, key).await? {
             tokio::time::sleep(interval).await;
         }
+        tracing::info!(leader.role = role, "took leadership");
+        Ok(Self { conn, key })
     }
 
     /// Whether the session holding the lock still answers: if not, leadership is lost.
     pub async fn check(&mut self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1")
-            .execute(&mut *self.conn)
+            .execute(&mut self.conn)
             .await
             .map(drop)
     }
 
-    /// Gives the lock back (dropping does too, when the connection closes).
+    /// Gives the lock back and closes its session (dropping closes the session too).
     pub async fn release(mut self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT pg_advisory_unlock($1)")
             .bind(self.key)
-            .execute(&mut *self.conn)
+            .execute(&mut self.conn)
             .await?;
-        Ok(())
+        self.conn.close().await
     }
 }
 
-impl Drop for Leadership {
-    fn drop(&mut self) {
-        // Returned to the pool, the connection would keep the session lock: close it.
-        self.conn.close_on_drop();
-    }
+async fn try_lock(conn: &mut PgConnection, key: i64) -> Result<bool, sqlx::Error> {
+    let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
+        .bind(key)
+        .fetch_one(conn)
+        .await?;
+    Ok(got)
 }

@@ -52,6 +52,8 @@ impl Env {
             .env("COMMAND_API_ADDR", self.command_api.to_string())
             .env("QUERY_API_ADDR", self.query_api.to_string())
             .env("PUSH_ADDR", self.push.to_string())
+            // Small on purpose: leadership locks hold sessions of their own, outside the
+            // pool, so even `all` (six projections and the relay) works with eight.
             .env("PAGENOW_DB_POOL", "8")
             .env("PAGENOW_JWT_SECRET", auth::DEV_HS256_SECRET)
             .env("RUST_LOG", "info")
