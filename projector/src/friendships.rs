@@ -1,5 +1,5 @@
 //! The `friendships` projection: `friendship_table`, two rows per related pair (one from
-//! each side), and a notice to the user who did not act.
+//! each side). The notices of friendship events are the `notices` projection's.
 //!
 //! A request inserts both rows as `pending`, an acceptance marks them `accepted`, and a
 //! decline, cancellation or removal deletes them. Each write sets the rows to what the
@@ -7,19 +7,14 @@
 //! once-only are the runner's: it applies each event once, in feed order, after its
 //! checkpoint. (A guard on `last_position` could not stand in for it: a deleted pair
 //! leaves no row to compare an old request with.)
-//!
-//! Notices carry the acting user's id and names, read from `user_table` in the same
-//! transaction (`null` when that view has no row for them), so the extension can show
-//! "Ann Lee sent you a friend request" without another request.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::friendship::{FriendshipEvent, AGGREGATE_TYPE};
 use domain::user::UserId;
-use event_bus::{Addressed, Notice};
+use event_bus::Addressed;
 use event_store::codec::{self, Upcasters};
 use event_store::StoredEvent;
-use serde_json::json;
 use sqlx::PgConnection;
 
 use crate::{Projection, ProjectionError};
@@ -42,13 +37,6 @@ impl Default for Friendships {
     }
 }
 
-/// Who is told what about one event: `kind`, sent to `to`, about `actor`.
-struct Tell<'a> {
-    kind: &'static str,
-    to: &'a UserId,
-    actor: &'a UserId,
-}
-
 impl Friendships {
     /// The live projection, into [`TABLE`].
     pub fn new() -> Self {
@@ -64,39 +52,27 @@ impl Friendships {
         }
     }
 
-    /// Applies `event` to the rows of its pair; returns whom to tell what.
-    async fn change<'e>(
+    /// Applies `event` to the rows of its pair.
+    async fn change(
         &self,
         tx: &mut PgConnection,
-        event: &'e FriendshipEvent,
+        event: &FriendshipEvent,
         position: i64,
-    ) -> Result<Tell<'e>, sqlx::Error> {
+    ) -> Result<(), sqlx::Error> {
         use FriendshipEvent as E;
-        let tell = |kind, to, actor| Tell { kind, to, actor };
-        Ok(match event {
+        match event {
             E::Requested(e) => {
                 self.requested(tx, &e.requester, &e.recipient, e.requested_at, position)
-                    .await?;
-                tell("friendship.request_received", &e.recipient, &e.requester)
+                    .await
             }
             E::Accepted(e) => {
                 self.accepted(tx, &e.requester, &e.recipient, e.accepted_at, position)
-                    .await?;
-                tell("friendship.request_accepted", &e.requester, &e.recipient)
+                    .await
             }
-            E::Declined(e) => {
-                self.ended(tx, &e.requester, &e.recipient).await?;
-                tell("friendship.request_declined", &e.requester, &e.recipient)
-            }
-            E::Cancelled(e) => {
-                self.ended(tx, &e.requester, &e.recipient).await?;
-                tell("friendship.request_cancelled", &e.recipient, &e.requester)
-            }
-            E::Removed(e) => {
-                self.ended(tx, &e.by, &e.other).await?;
-                tell("friendship.removed", &e.other, &e.by)
-            }
-        })
+            E::Declined(e) => self.ended(tx, &e.requester, &e.recipient).await,
+            E::Cancelled(e) => self.ended(tx, &e.requester, &e.recipient).await,
+            E::Removed(e) => self.ended(tx, &e.by, &e.other).await,
+        }
     }
 
     /// Both rows, `pending`, requested by `requester`.
@@ -173,33 +149,6 @@ impl Friendships {
     }
 }
 
-/// The notice `tell` describes, with the actor's names as `user_table` has them now.
-async fn notice(
-    tx: &mut PgConnection,
-    event: &StoredEvent,
-    tell: Tell<'_>,
-) -> Result<Addressed, sqlx::Error> {
-    let names: Option<(Option<String>, Option<String>)> =
-        sqlx::query_as("SELECT first_name, last_name FROM user_table WHERE user_id = $1")
-            .bind(tell.actor.as_str())
-            .fetch_optional(tx)
-            .await?;
-    let (first_name, last_name) = names.unwrap_or_default();
-    Ok(Addressed {
-        user_id: tell.to.to_string(),
-        notice: Notice {
-            position: event.position,
-            tx_id: event.tx_id,
-            kind: tell.kind.to_owned(),
-            data: json!({
-                "user_id": tell.actor,
-                "first_name": first_name,
-                "last_name": last_name,
-            }),
-        },
-    })
-}
-
 #[async_trait]
 impl Projection for Friendships {
     fn name(&self) -> &'static str {
@@ -224,7 +173,7 @@ impl Projection for Friendships {
         let Some(decoded) = decoded else {
             return Ok(vec![]);
         };
-        let tell = self.change(tx, &decoded, event.position).await?;
-        Ok(vec![notice(tx, event, tell).await?])
+        self.change(tx, &decoded, event.position).await?;
+        Ok(vec![])
     }
 }

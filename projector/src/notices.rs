@@ -1,11 +1,16 @@
-//! Per-user notices: stored in the projection's transaction, published after it commits.
+//! Per-user notices: decided by one projection, [`Notices`], in feed order; stored in
+//! the runner's transaction, published after it commits.
 //!
 //! A notice is published only after its transaction committed, so no socket hears of a
 //! change the views do not have. A crash between commit and publish loses the live
 //! message but not the notice: it is in `user_notices`, which reconnecting sockets read.
 
+mod projection;
+
 use event_bus::{notice_subject, Addressed};
 use sqlx::PgConnection;
+
+pub use projection::{Notices, NAME, TABLE};
 
 /// Stores `notices` in the caller's transaction.
 pub async fn store(tx: &mut PgConnection, notices: &[Addressed]) -> Result<(), sqlx::Error> {

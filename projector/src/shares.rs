@@ -1,22 +1,22 @@
 //! The `shares` projection: `share_notifications` (one row per share and recipient) and
-//! `shares_sent` (one row per share), and a `share.received` notice to each recipient.
+//! `shares_sent` (one row per share). The `share.received` notices are the `notices`
+//! projection's.
 //!
 //! URL, title and domain are opened with the sharer's key; once the sharer is erased
 //! they are NULL, in the live view and in every replay. Seen marks come from the
 //! recipients' inbox streams: "mark all" marks the notifications the view holds at that
 //! point of the feed, which a replay reaches in the same order, so it marks the same.
 //!
-//! A share applied a second time inserts nothing and tells nobody again; seen marks only
-//! ever fill an empty `seen_at`.
+//! A share applied a second time inserts nothing; seen marks only ever fill an empty
+//! `seen_at`.
 
 use async_trait::async_trait;
 use domain::share::inbox::{self, InboxEvent};
 use domain::share::{self as share, ShareCreated, ShareEvent};
-use event_bus::{Addressed, Notice};
+use event_bus::Addressed;
 use event_store::codec::{self, Upcasters};
 use event_store::StoredEvent;
 use personal_data::Keys;
-use serde_json::json;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use crate::{Projection, ProjectionError};
@@ -29,9 +29,6 @@ pub const NOTIFICATIONS: &str = "share_notifications";
 
 /// The live table of shares sent.
 pub const SENT: &str = "shares_sent";
-
-/// The notice each recipient of a share gets.
-pub const RECEIVED: &str = "share.received";
 
 /// Keeps `share_notifications` and `shares_sent`, or tables of the same shapes.
 pub struct Shares {
@@ -73,13 +70,13 @@ impl Shares {
         })
     }
 
-    /// Inserts the share's rows; returns its notices (none when it was applied before).
+    /// Inserts the share's rows (none when it was applied before).
     async fn created(
         &self,
         tx: &mut PgConnection,
         e: &ShareCreated,
         event: &StoredEvent,
-    ) -> Result<Vec<Addressed>, ProjectionError> {
+    ) -> Result<(), ProjectionError> {
         let texts = self.open(e).await?;
         let sql = format!(
             "INSERT INTO {} (share_id, sharer_id, url, title, domain, shared_at, recipient_count, position)
@@ -87,7 +84,7 @@ impl Shares {
              ON CONFLICT (share_id) DO NOTHING",
             self.sent
         );
-        let inserted = sqlx::query(&sql)
+        sqlx::query(&sql)
             .bind(e.share_id.as_str())
             .bind(e.sharer.as_str())
             .bind(&texts.url)
@@ -98,15 +95,8 @@ impl Shares {
             .bind(event.position)
             .execute(&mut *tx)
             .await?;
-        if inserted.rows_affected() == 0 {
-            return Ok(vec![]);
-        }
         self.notify_rows(tx, e, &texts, event.position).await?;
-        let data = notice_data(tx, e, &texts).await?;
-        Ok(e.recipients
-            .iter()
-            .map(|recipient| addressed(event, recipient.as_str(), data.clone()))
-            .collect())
+        Ok(())
     }
 
     async fn notify_rows(
@@ -163,39 +153,6 @@ impl Shares {
     }
 }
 
-/// What a recipient's socket is told: enough to show the share without a request.
-async fn notice_data(
-    tx: &mut PgConnection,
-    e: &ShareCreated,
-    texts: &Opened,
-) -> Result<serde_json::Value, sqlx::Error> {
-    let names: Option<(Option<String>, Option<String>)> =
-        sqlx::query_as("SELECT first_name, last_name FROM user_table WHERE user_id = $1")
-            .bind(e.sharer.as_str())
-            .fetch_optional(tx)
-            .await?;
-    let (first_name, last_name) = names.unwrap_or_default();
-    Ok(json!({
-        "share_id": e.share_id,
-        "sharer": { "user_id": e.sharer, "first_name": first_name, "last_name": last_name },
-        "url": texts.url,
-        "title": texts.title,
-        "shared_at": e.shared_at,
-    }))
-}
-
-fn addressed(event: &StoredEvent, user_id: &str, data: serde_json::Value) -> Addressed {
-    Addressed {
-        user_id: user_id.to_owned(),
-        notice: Notice {
-            position: event.position,
-            tx_id: event.tx_id,
-            kind: RECEIVED.to_owned(),
-            data,
-        },
-    }
-}
-
 #[async_trait]
 impl Projection for Shares {
     fn name(&self) -> &'static str {
@@ -222,7 +179,8 @@ impl Projection for Shares {
                     ShareEvent::current_version,
                 )?;
                 let ShareEvent::Created(e) = &decoded;
-                self.created(tx, e, event).await
+                self.created(tx, e, event).await?;
+                Ok(vec![])
             }
             inbox::AGGREGATE_TYPE => {
                 let decoded: InboxEvent = codec::decode(

@@ -1,14 +1,14 @@
 //! The `users` projection: `user_table`, one row per registered user, with personal
 //! values opened (an erased value becomes NULL). Sharing-policy events have their own
 //! view (`policies`); here they only count, so `version` stays the user's event count.
+//! The notices of user events are the `notices` projection's.
 
 use async_trait::async_trait;
 use domain::user::{ProfileField, ProfileUpdated, UserEvent, UserRegistered, AGGREGATE_TYPE};
-use event_bus::{Addressed, Notice};
+use event_bus::Addressed;
 use event_store::codec::{self, Upcasters};
 use event_store::StoredEvent;
 use personal_data::{Keys, Sealed};
-use serde_json::json;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use crate::{Projection, ProjectionError};
@@ -69,14 +69,13 @@ impl Users {
         Ok(())
     }
 
-    /// Updates the changed columns; returns their names.
+    /// Updates the changed columns.
     async fn updated(
         &self,
         tx: &mut PgConnection,
         e: &ProfileUpdated,
         event: &StoredEvent,
-    ) -> Result<Vec<&'static str>, ProjectionError> {
-        let mut changed = Vec::new();
+    ) -> Result<(), ProjectionError> {
         let mut sql: QueryBuilder<Postgres> = QueryBuilder::new(format!(
             "UPDATE {} SET version = version + 1, updated_at = ",
             self.table
@@ -88,30 +87,26 @@ impl Users {
             if let Some(sealed) = value {
                 sql.push(format!(", {column} = "))
                     .push_bind(self.open(Some(sealed)).await?);
-                changed.push(column);
             }
         }
         if let Some(public) = e.email_public {
             sql.push(", email_public = ").push_bind(public);
-            changed.push("email_public");
         }
         for (column, field) in fields(e) {
             if let Some(ProfileField { value, public }) = field {
                 sql.push(format!(", {column} = "))
                     .push_bind(self.open(value.as_ref()).await?);
                 sql.push(format!(", {column}_public = ")).push_bind(*public);
-                changed.push(column);
             }
         }
         if let Some(description) = &e.description {
             sql.push(", description = ")
                 .push_bind(self.open(description.value.as_ref()).await?);
-            changed.push("description");
         }
         sql.push(" WHERE user_id = ")
             .push_bind(event.aggregate_id.as_str());
         sql.build().execute(tx).await?;
-        Ok(changed)
+        Ok(())
     }
 
     /// Counts an event this view shows nothing of.
@@ -129,7 +124,8 @@ impl Users {
     }
 }
 
-fn fields(e: &ProfileUpdated) -> [(&'static str, &Option<ProfileField>); 5] {
+/// The profile fields with a visibility of their own, by column name.
+pub(crate) fn fields(e: &ProfileUpdated) -> [(&'static str, &Option<ProfileField>); 5] {
     [
         ("birth_date", &e.birth_date),
         ("gender", &e.gender),
@@ -137,18 +133,6 @@ fn fields(e: &ProfileUpdated) -> [(&'static str, &Option<ProfileField>); 5] {
         ("work", &e.work),
         ("location", &e.location),
     ]
-}
-
-fn notice(event: &StoredEvent, kind: &str, data: serde_json::Value) -> Addressed {
-    Addressed {
-        user_id: event.aggregate_id.clone(),
-        notice: Notice {
-            position: event.position,
-            tx_id: event.tx_id,
-            kind: kind.to_owned(),
-            data,
-        },
-    }
 }
 
 #[async_trait]
@@ -175,31 +159,14 @@ impl Projection for Users {
         let Some(decoded) = decoded else {
             return Ok(vec![]);
         };
-        let user_id = &event.aggregate_id;
         match decoded {
-            UserEvent::Registered(e) => {
-                self.registered(tx, &e, event).await?;
-                Ok(vec![notice(
-                    event,
-                    "user.registered",
-                    json!({ "user_id": user_id }),
-                )])
-            }
-            UserEvent::ProfileUpdated(e) => {
-                let fields = self.updated(tx, &e, event).await?;
-                Ok(vec![notice(
-                    event,
-                    "user.profile_updated",
-                    json!({ "user_id": user_id, "fields": fields }),
-                )])
-            }
+            UserEvent::Registered(e) => self.registered(tx, &e, event).await?,
+            UserEvent::ProfileUpdated(e) => self.updated(tx, &e, event).await?,
             UserEvent::SharingPolicySet(_)
             | UserEvent::ShareModeSet(_)
             | UserEvent::DomainShared(_)
-            | UserEvent::DomainUnshared(_) => {
-                self.counted(tx, event).await?;
-                Ok(vec![])
-            }
+            | UserEvent::DomainUnshared(_) => self.counted(tx, event).await?,
         }
+        Ok(vec![])
     }
 }

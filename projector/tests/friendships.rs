@@ -1,5 +1,6 @@
-//! The friendships projection: rows and notices after each event, through the real
-//! runner from a real JetStream stream; events applied twice; replay equals live.
+//! The friendships projection: rows after each event, and the notices the `notices`
+//! projection tells of them, through the real runners from a real JetStream stream;
+//! events applied twice; replay equals live.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use event_store::{AggregateRepository, Cursor, FeedReader, Metadata, StoredEvent
 use futures::StreamExt;
 use personal_data::Keys;
 use projector::friendships::Friendships;
+use projector::notices::Notices;
 use projector::users::Users;
 use projector::{replay, Config, Projection, Runner};
 use serde_json::{json, Value};
@@ -84,7 +86,7 @@ async fn act(pool: &PgPool, by: &str, act: Act, other: &str) {
         .expect("the command is carried out");
 }
 
-/// The relay and the users and friendships projections, stopped when the returned
+/// The relay and the users, friendships and notices projections, stopped when the returned
 /// senders drop. They get a pool of their own, as in a real process.
 fn start_pipeline(test_pool: &PgPool, nats: &async_nats::Client) -> Vec<oneshot::Sender<()>> {
     let pool = sqlx::postgres::PgPoolOptions::new()
@@ -95,9 +97,10 @@ fn start_pipeline(test_pool: &PgPool, nats: &async_nats::Client) -> Vec<oneshot:
     let relay = relay::Relay::new(pool.clone(), nats.clone(), relay::Config::default());
     tokio::spawn(relay.run(async move { drop(relay_stopped.await) }));
     let mut stops = vec![stop_relay];
-    let projections: [Arc<dyn Projection>; 2] = [
+    let projections: [Arc<dyn Projection>; 3] = [
         Arc::new(Users::new(Keys::new(pool.clone()))),
         Arc::new(Friendships::new()),
+        Arc::new(Notices::new(Keys::new(pool.clone()))),
     ];
     for projection in projections {
         let (stop, stopped) = oneshot::channel::<()>();
@@ -222,6 +225,7 @@ async fn each_event_keeps_both_rows_and_tells_the_user_who_did_not_act(pool: PgP
     assert_eq!(step("ann", Act::Decline, "bob").await, vec![]);
     step("bob", Act::Send, "ann").await;
     assert_eq!(step("bob", Act::Cancel, "ann").await, vec![]);
+    caught_up(&pool, "notices").await;
 
     let ann = [
         from("friendship.request_accepted", "bob", "Bob", "Ray"),
@@ -339,7 +343,9 @@ async fn a_replay_of_the_store_equals_the_live_view(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "migrations::MIGRATOR")]
-async fn a_notice_about_someone_the_user_view_lacks_has_null_names(pool: PgPool) {
+async fn a_notice_about_someone_the_notices_projection_has_no_names_of_has_null_names(
+    pool: PgPool,
+) {
     register(&pool, "ann", "Ann", "Lee").await;
     register(&pool, "bob", "Bob", "Ray").await;
     act(&pool, "ann", Act::Send, "bob").await;
@@ -347,7 +353,7 @@ async fn a_notice_about_someone_the_user_view_lacks_has_null_names(pool: PgPool)
     let requested = events.last().expect("the request");
 
     let mut tx = pool.begin().await.expect("begin");
-    let notices = Friendships::new()
+    let notices = Notices::new(Keys::new(pool.clone()))
         .apply(&mut tx, requested)
         .await
         .expect("apply");

@@ -1,4 +1,5 @@
-//! The users projection, run by the real runner from a real JetStream stream.
+//! The users projection, run by the real runner from a real JetStream stream, with the
+//! `notices` projection that tells users about their events.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,8 +13,9 @@ use event_store::codec::Upcasters;
 use event_store::{AggregateRepository, FeedReader, Metadata};
 use futures::StreamExt;
 use personal_data::Keys;
+use projector::notices::Notices;
 use projector::users::Users;
-use projector::{replay, Config, Runner};
+use projector::{replay, Config, Projection, Runner};
 use sqlx::PgPool;
 use testkit::{eventually, TestNats};
 use tokio::sync::oneshot;
@@ -51,7 +53,7 @@ async fn register(pool: &PgPool, keys: &Keys, id: &str, email: &str) {
         .expect("update");
 }
 
-/// The relay and the users projection, stopped when the returned senders drop. They get
+/// The relay and the users and notices projections, stopped when the returned senders drop. They get
 /// a pool of their own, as in a real process: a test's pool has only five connections.
 fn start_pipeline(test_pool: &PgPool, nats: &async_nats::Client) -> Vec<oneshot::Sender<()>> {
     let pool = &sqlx::postgres::PgPoolOptions::new()
@@ -61,11 +63,18 @@ fn start_pipeline(test_pool: &PgPool, nats: &async_nats::Client) -> Vec<oneshot:
     let (stop_relay, relay_stopped) = oneshot::channel::<()>();
     let relay = relay::Relay::new(pool.clone(), nats.clone(), relay::Config::default());
     tokio::spawn(relay.run(async move { drop(relay_stopped.await) }));
-    let (stop_runner, runner_stopped) = oneshot::channel::<()>();
-    let users = Arc::new(Users::new(Keys::new(pool.clone())));
-    let runner = Runner::new(pool.clone(), nats.clone(), users, Config::default());
-    tokio::spawn(runner.run(async move { drop(runner_stopped.await) }));
-    vec![stop_relay, stop_runner]
+    let mut stops = vec![stop_relay];
+    let projections: [Arc<dyn Projection>; 2] = [
+        Arc::new(Users::new(Keys::new(pool.clone()))),
+        Arc::new(Notices::new(Keys::new(pool.clone()))),
+    ];
+    for projection in projections {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let runner = Runner::new(pool.clone(), nats.clone(), projection, Config::default());
+        tokio::spawn(runner.run(async move { drop(stopped.await) }));
+        stops.push(stop);
+    }
+    stops
 }
 
 async fn wait_until_caught_up(pool: &PgPool) {
@@ -73,18 +82,18 @@ async fn wait_until_caught_up(pool: &PgPool) {
         .last_committed()
         .await
         .expect("last committed");
-    eventually(
-        Duration::from_secs(20),
-        "the users view to reach the last committed event",
-        || async {
-            let mut conn = pool.acquire().await.ok()?;
-            let checkpoint = event_store::checkpoint::load(&mut conn, "users")
-                .await
-                .ok()?;
-            (checkpoint.cursor >= target).then_some(())
-        },
-    )
-    .await;
+    for name in ["users", "notices"] {
+        eventually(
+            Duration::from_secs(20),
+            "the projection to reach the last committed event",
+            || async {
+                let mut conn = pool.acquire().await.ok()?;
+                let checkpoint = event_store::checkpoint::load(&mut conn, name).await.ok()?;
+                (checkpoint.cursor >= target).then_some(())
+            },
+        )
+        .await;
+    }
 }
 
 type Row = (

@@ -9,10 +9,9 @@
 //!
 //! The seam recognises such a copy by its identity (`tx_id`, `position`, `kind`, the key
 //! of `user_notices` within a user), not by comparing cursors with the last one sent.
-//! The two agree while one projection tells the user everything, which publishes in feed
-//! order; but projections publish independently of each other, so a live notice from one
-//! that lags may come with a cursor below the last recovered one and still be new. A
-//! cursor comparison would drop it for good; the identity lets it through, late.
+//! The two agree as long as one projection (the projector's `notices`) tells the user
+//! everything, in feed order, as it does; the identity does not depend on that order, so
+//! a notice that ever came late would still be let through rather than dropped.
 
 use std::collections::HashSet;
 use std::time::Duration;
