@@ -1,5 +1,5 @@
-//! The projector: JetStream events into view tables, exactly once, in order; then a
-//! notice to each user an event concerns.
+//! The projector: JetStream events into view tables, exactly once, in order; and, from
+//! one projection of its own, a notice to each user an event concerns, in feed order.
 //!
 //! - [`Projection`]: what one view does with one event, inside the runner's transaction.
 //! - [`runner`]: one durable JetStream consumer per projection. Each batch of view
@@ -8,17 +8,23 @@
 //!   nothing. The consumer is recreated from the checkpoint at every start, so what the
 //!   consumer had delivered before a crash never decides what is applied.
 //! - [`notices`]: per-user notices, stored with the checkpoint (the push service's
-//!   recovery history) and then published on core NATS.
+//!   recovery history) and then published on core NATS. Only the [`notices::Notices`]
+//!   projection returns any (the view projections return none), so a user's notices
+//!   are told in feed order and a socket's `since` recovery has no gap.
 //! - [`replay`]: a projection rebuilt from the store, compared with the live view.
 //! - [`users`]: the `user_table` view.
+//! - [`friendships`]: the `friendship_table` view.
 //! - [`policies`]: the `sharing_policy` view.
 //! - [`shares`]: the `share_notifications` and `shares_sent` views.
+//! - [`popular`]: the popular pages views (`popular_domains`, `popular_pages`,
+//!   `sharer_stats`).
 //!
 //! Boundaries: reads NATS and writes view tables; never writes the event store.
 
 pub mod friendships;
 pub mod notices;
 pub mod policies;
+pub mod popular;
 pub mod replay;
 pub mod runner;
 pub mod shares;
@@ -72,7 +78,9 @@ pub trait Projection: Send + Sync {
 pub fn all(keys: Keys) -> Vec<Arc<dyn Projection>> {
     vec![
         Arc::new(users::Users::new(keys.clone())),
+        Arc::new(notices::Notices::new(keys.clone())),
         Arc::new(policies::Policies::new()),
+        Arc::new(popular::Popular::new(keys.clone())),
         Arc::new(shares::Shares::new(keys)),
         Arc::new(friendships::Friendships::new()),
     ]

@@ -14,6 +14,7 @@
 //!   their SQL over `user_table` and `friendship_table`;
 //! - [`search`]: users by e-mail or name, among everyone or among one's friends;
 //! - [`directory`]: every user, newest first (`/v1/users`);
+//! - [`popular`]: the most-shared domains and pages, and the sharers' leaderboard;
 //! - [`page`]: `limit` and `offset`, shared by every list;
 //! - [`database`]: Postgres failures as the client sees them, and the readiness probe.
 //!
@@ -24,6 +25,7 @@ pub mod database;
 pub mod directory;
 pub mod friendships;
 pub mod page;
+pub mod popular;
 pub mod search;
 pub mod shares;
 pub mod users;
@@ -103,6 +105,7 @@ pub fn router(state: AppState) -> Router {
         .merge(directory::routes())
         .merge(friendships::routes())
         .merge(shares::routes())
+        .merge(popular::routes())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz));
     http_api::layers::standard(routes).with_state(state)
