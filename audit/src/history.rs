@@ -103,7 +103,7 @@ async fn select(
         }
     }
     filter.push_conditions(&mut sql);
-    sql.push(" ORDER BY tx_id, position LIMIT ")
+    sql.push(" ORDER BY events.tx_id, events.position LIMIT ")
         .push_bind(limit);
     let rows: Vec<EventRow> = sql.build_query_as().fetch_all(pool).await?;
     Ok(rows.into_iter().map(StoredEvent::from).collect())

@@ -20,7 +20,8 @@ use crate::{Cursor, Metadata, StoredEvent};
 pub const EVENTS_CHANNEL: &str = "events_appended";
 
 /// The columns of a [`StoredEvent`], for `SELECT {EVENT_COLUMNS} FROM events`, read as an
-/// [`EventRow`].
+/// [`EventRow`]. Their `tx_id` is a bigint: an `ORDER BY tx_id` beside them sorts by that
+/// output column, not by the indexed `xid8`, so queries order by `events.tx_id`.
 pub const EVENT_COLUMNS: &str = "position, tx_id::text::bigint AS tx_id, event_id, aggregate_type,
         aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at";
 
@@ -80,7 +81,7 @@ impl FeedReader {
             "SELECT {EVENT_COLUMNS} FROM events
               WHERE (tx_id, position) > ($1::bigint::text::xid8, $2)
                 AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-              ORDER BY tx_id, position
+              ORDER BY events.tx_id, events.position
               LIMIT $3"
         );
         let rows: Vec<EventRow> = sqlx::query_as(&sql)
@@ -119,7 +120,8 @@ impl FeedReader {
     /// every transaction older than it has ended. A lag is measured against this.
     pub async fn last_committed(&self) -> Result<Cursor, sqlx::Error> {
         let row: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT tx_id::text::bigint, position FROM events ORDER BY tx_id DESC, position DESC LIMIT 1",
+            "SELECT tx_id::text::bigint, position FROM events
+              ORDER BY events.tx_id DESC, events.position DESC LIMIT 1",
         )
         .fetch_optional(&self.pool)
         .await?;
@@ -136,7 +138,7 @@ impl FeedReader {
         let row: Option<(i64, i64)> = sqlx::query_as(
             "SELECT tx_id::text::bigint, position FROM events
               WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())
-              ORDER BY tx_id DESC, position DESC LIMIT 1",
+              ORDER BY events.tx_id DESC, events.position DESC LIMIT 1",
         )
         .fetch_optional(&self.pool)
         .await?;
