@@ -37,11 +37,7 @@ pub(crate) fn check_identifier(name: &str) -> Result<(), VerifyError> {
 
 /// Creates `schema` with an empty copy (columns, defaults, constraints, indexes) of each
 /// live table in `tables`, and of the tables every scratch schema has.
-pub(crate) async fn create(
-    pool: &PgPool,
-    schema: &str,
-    tables: &[&str],
-) -> Result<(), VerifyError> {
+pub async fn create(pool: &PgPool, schema: &str, tables: &[&str]) -> Result<(), VerifyError> {
     check_identifier(schema)?;
     let mut all: Vec<&str> = tables.iter().chain(ALWAYS).copied().collect();
     all.sort_unstable();

@@ -1,0 +1,112 @@
+//! `bench_rebuild`: how fast a projection is rebuilt from the event store, next to how
+//! fast Postgres alone reads the same rows, measured in the same run on a store of
+//! `--events` events in a fresh database (`bench_rebuild_<hex>`) that it drops at the end.
+//!
+//! `cargo run --release -p audit --bin bench_rebuild -- --events 1000000`
+
+mod measure;
+mod report;
+mod seed;
+
+use std::str::FromStr;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Parser;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+
+use measure::Timing;
+
+/// The benchmark's settings.
+#[derive(Debug, Parser)]
+struct Config {
+    /// A server the benchmark may create (and drop) a database on.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+    /// Events in the store.
+    #[arg(long, default_value_t = 1_000_000)]
+    events: i64,
+    /// Users registered (one `user.registered` each; the rest are profile updates).
+    #[arg(long, default_value_t = 10_000)]
+    users: i64,
+    /// Events read, and applied, per rebuild transaction (the verifier's default).
+    #[arg(long, default_value_t = 1000)]
+    batch: i64,
+    /// The projections rebuilt, in order: `users`, `notices` (other names are skipped, so
+    /// `none` measures the reads alone).
+    #[arg(long, value_delimiter = ',', default_value = "users,notices")]
+    projections: Vec<String>,
+    /// Keeps the database at the end (its name is printed), to look into a figure.
+    #[arg(long)]
+    keep: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    anyhow::ensure!(
+        config.events > config.users && config.users > 0,
+        "need --events > --users > 0"
+    );
+    let server = PgConnectOptions::from_str(&config.database_url).context("DATABASE_URL")?;
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(server.clone())
+        .await?;
+    let name = format!(
+        "bench_rebuild_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect_with(server.database(&name))
+        .await;
+    let outcome = match pool {
+        Ok(pool) => {
+            let outcome = run(&pool, &config).await;
+            pool.close().await;
+            outcome
+        }
+        Err(error) => Err(error.into()),
+    };
+    if config.keep {
+        eprintln!("kept database {name}");
+    } else {
+        sqlx::raw_sql(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .execute(&admin)
+            .await?;
+    }
+    outcome
+}
+
+async fn run(pool: &PgPool, config: &Config) -> anyhow::Result<()> {
+    migrations::MIGRATOR.run(pool).await?;
+    let started = Instant::now();
+    seed::seed(pool, config.users, config.events).await?;
+    let seeding = started.elapsed();
+    report::machine(pool, config, seeding).await?;
+    // Warm the cache once, untimed, so every timed run reads from the same place.
+    measure::read_streamed(pool).await?;
+    let mut timings: Vec<Timing> = vec![
+        measure::read_in_batches(pool, config.batch).await?,
+        measure::read_streamed(pool).await?,
+        measure::count_on_server(pool).await?,
+    ];
+    let schema = audit::scratch::scratch_name();
+    let projections = measure::projections(pool, &config.projections);
+    let tables: Vec<&str> = projections
+        .iter()
+        .flat_map(|p| p.tables())
+        .copied()
+        .collect();
+    audit::scratch::create(pool, &schema, &tables).await?;
+    for projection in &projections {
+        timings.push(measure::rebuild(pool, projection.as_ref(), &schema, config.batch).await?);
+    }
+    audit::scratch::drop_scratch(pool, &schema).await?;
+    report::table(&timings)
+}

@@ -1,0 +1,120 @@
+//! The benchmark's store: users registered with real sealed personal data, then profile
+//! updates generated in SQL from one real encoded payload per user.
+
+use chrono::Utc;
+use domain::user::{ProfileField, ProfileUpdated, TextValue, UserEvent, UserId, UserRegistered};
+use event_store::codec::{self, Encoded};
+use personal_data::Keys;
+use sqlx::PgPool;
+
+/// Events inserted per generated statement (one transaction, so one `tx_id`, each).
+const GENERATED_PER_STATEMENT: i64 = 100_000;
+
+/// One user's two encoded events: its registration and the update reused for it.
+struct Seeded {
+    user_id: String,
+    registered: Encoded,
+    updated: Encoded,
+}
+
+/// Fills the store with `events` events of `users` users: one `user.registered` each,
+/// the rest `user.profile_updated`, spread round-robin with consecutive sequences.
+pub async fn seed(pool: &PgPool, users: i64, events: i64) -> anyhow::Result<()> {
+    let keys = Keys::new(pool.clone());
+    let mut seeded = Vec::new();
+    for i in 0..users {
+        seeded.push(seal_user(&keys, &format!("bench-user-{i:06}")).await?);
+    }
+    insert_registrations(pool, &seeded).await?;
+    insert_updates(pool, &seeded, events - users).await?;
+    sqlx::raw_sql("VACUUM ANALYZE events").execute(pool).await?;
+    Ok(())
+}
+
+async fn seal_user(keys: &Keys, id: &str) -> anyhow::Result<Seeded> {
+    let user_id = UserId::parse(id).map_err(|e| anyhow::anyhow!("user id {id}: {e:?}"))?;
+    let now = Utc::now();
+    let registered = UserEvent::Registered(UserRegistered {
+        user_id,
+        email: keys.seal(id, &format!("{id}@example.test")).await?,
+        first_name: keys.seal(id, "Ada").await?,
+        last_name: keys.seal(id, "Lovelace").await?,
+        registered_at: now,
+    });
+    let field = |value| ProfileField {
+        value: Some(value),
+        public: true,
+    };
+    let updated = UserEvent::ProfileUpdated(Box::new(ProfileUpdated {
+        first_name: Some(keys.seal(id, "Augusta").await?),
+        school: Some(field(keys.seal(id, "Home").await?)),
+        location: Some(field(keys.seal(id, "London").await?)),
+        description: Some(TextValue {
+            value: Some(keys.seal(id, "Wrote the first program.").await?),
+        }),
+        updated_at: now,
+        ..ProfileUpdated::default()
+    }));
+    Ok(Seeded {
+        user_id: id.to_owned(),
+        registered: codec::encode(&registered)?,
+        updated: codec::encode(&updated)?,
+    })
+}
+
+async fn insert_registrations(pool: &PgPool, seeded: &[Seeded]) -> anyhow::Result<()> {
+    let ids: Vec<&str> = seeded.iter().map(|s| s.user_id.as_str()).collect();
+    let payloads: Vec<String> = seeded
+        .iter()
+        .map(|s| s.registered.payload.to_string())
+        .collect();
+    let version = seeded
+        .first()
+        .map_or("1", |s| s.registered.event_version.as_str());
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+         SELECT 'user', e.id, 1, 'user.registered', $3, e.payload::json, '{}'::json
+           FROM UNNEST($1::text[], $2::text[]) WITH ORDINALITY AS e(id, payload, n)
+          ORDER BY e.n",
+    )
+    .bind(&ids)
+    .bind(&payloads)
+    .bind(version)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// `count` updates: the `g`-th goes to user `g % users` as its `2 + g / users`-th event.
+async fn insert_updates(pool: &PgPool, seeded: &[Seeded], count: i64) -> anyhow::Result<()> {
+    let users = seeded.len() as i64;
+    let ids: Vec<&str> = seeded.iter().map(|s| s.user_id.as_str()).collect();
+    let payloads: Vec<String> = seeded
+        .iter()
+        .map(|s| s.updated.payload.to_string())
+        .collect();
+    let version = seeded
+        .first()
+        .map_or("1", |s| s.updated.event_version.as_str());
+    let mut from = 0;
+    while from < count {
+        let to = (from + GENERATED_PER_STATEMENT).min(count) - 1;
+        sqlx::query(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+             SELECT 'user', ($1::text[])[g % $3 + 1], 2 + g / $3, 'user.profile_updated', $4,
+                    (($2::text[])[g % $3 + 1])::json, '{}'::json
+               FROM generate_series($5::bigint, $6::bigint) AS g
+              ORDER BY g",
+        )
+        .bind(&ids)
+        .bind(&payloads)
+        .bind(users)
+        .bind(version)
+        .bind(from)
+        .bind(to)
+        .execute(pool)
+        .await?;
+        from = to + 1;
+    }
+    Ok(())
+}
