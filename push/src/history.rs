@@ -69,10 +69,12 @@ impl History {
         after: Cursor,
         limit: usize,
     ) -> Result<Vec<Notice>, sqlx::Error> {
+        // Qualified: the selected `tx_id::text::bigint` is named `tx_id` too, and ordering by
+        // that bigint would sort every row instead of walking the primary key.
         let rows: Vec<(i64, i64, String, serde_json::Value)> = sqlx::query_as(
             "SELECT tx_id::text::bigint, position, kind, data FROM user_notices
               WHERE user_id = $1 AND (tx_id, position) > ($2::bigint::text::xid8, $3)
-              ORDER BY tx_id, position, kind
+              ORDER BY user_notices.tx_id, user_notices.position, user_notices.kind
               LIMIT $4",
         )
         .bind(user_id)
