@@ -155,6 +155,64 @@ where
     }
 
     async fn load(&self, id: &str) -> Result<Loaded<A>, ExecuteError<A::Error>> {
+        self.load_after(id, Loaded::empty()).await
+    }
+
+    /// The state of aggregate `id` now, in one round trip: the cached state with the
+    /// events appended since (by any instance) folded in, or the whole stream when
+    /// nothing is cached. For deciding about one aggregate from another's handler (may
+    /// this user send to this conversation?) without reading its whole stream each time.
+    pub async fn state(&self, id: &str) -> Result<A, ExecuteError<A::Error>> {
+        let cached = self.lock().get(id).cloned();
+        let loaded = self
+            .load_after(id, cached.unwrap_or_else(Loaded::empty))
+            .await?;
+        let state = loaded.state.clone();
+        self.remember(id, loaded, &[]);
+        Ok(state)
+    }
+
+    /// Runs `command` on an aggregate that, in the common case, does not exist yet (a
+    /// stream per message, say): decides on the empty state and appends without reading
+    /// the stream first, so a new aggregate costs one round trip and nothing is cached.
+    /// When the stream exists after all (a retried command), the append conflicts and
+    /// the command is run as [`execute`](Self::execute) runs it, on the stored state.
+    pub async fn execute_new(
+        &self,
+        id: &str,
+        command: A::Command,
+        services: &A::Services,
+        metadata: &Metadata,
+    ) -> Result<Committed, ExecuteError<A::Error>> {
+        let empty = Loaded::<A>::empty();
+        let mut state = empty.state.clone();
+        let events = decide(&mut state, command.clone(), services)
+            .await
+            .unwrap_or_default();
+        if !events.is_empty() {
+            match self.persist(id, &empty, &events, metadata).await {
+                Ok(positions) => {
+                    let last_position = positions.last().copied();
+                    return Ok(Committed {
+                        positions,
+                        last_position,
+                    });
+                }
+                Err(AppendError::Conflict) => {}
+                Err(AppendError::Store(e)) => return Err(e.into()),
+            }
+        }
+        // Refused or changing nothing on the empty state, or the stream exists: decide
+        // on what is stored.
+        self.execute(id, command, services, metadata).await
+    }
+
+    /// `loaded` with the events of `id` after its sequence folded in.
+    async fn load_after(
+        &self,
+        id: &str,
+        mut loaded: Loaded<A>,
+    ) -> Result<Loaded<A>, ExecuteError<A::Error>> {
         let rows: Vec<(
             i64,
             i64,
@@ -163,13 +221,14 @@ where
             sqlx::types::Json<serde_json::Value>,
         )> = sqlx::query_as(
             "SELECT sequence, position, event_type, event_version, payload FROM events
-              WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence",
+              WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3
+              ORDER BY sequence",
         )
         .bind(A::TYPE)
         .bind(id)
+        .bind(loaded.sequence)
         .fetch_all(&self.pool)
         .await?;
-        let mut loaded = Loaded::<A>::empty();
         for (sequence, position, event_type, version, payload) in rows {
             let event: A::Event = codec::decode(
                 &event_type,
