@@ -1,5 +1,8 @@
 //! The command API's errors, and how each reaches the client.
 
+use axum::http::StatusCode;
+use domain::chat::message::MessageError;
+use domain::chat::{ChatValueError, ConversationError};
 use domain::friendship::FriendshipError;
 use domain::share::inbox::InboxError;
 use domain::share::{ShareError, ShareValueError};
@@ -31,6 +34,18 @@ pub enum CommandError {
     /// A view a sharing command consults (friends, notifications) could not be read.
     #[error("reading a view: {0}")]
     SharingView(sqlx::Error),
+    #[error(transparent)]
+    ChatValue(#[from] ChatValueError),
+    #[error(transparent)]
+    Conversation(#[from] ExecuteError<ConversationError>),
+    #[error(transparent)]
+    Message(#[from] ExecuteError<MessageError>),
+    /// What a chat command looks up (friends, a message's place) could not be read.
+    #[error("reading a view: {0}")]
+    ChatView(sqlx::Error),
+    /// A message was sent, but the `chat` view did not show it in time to be marked read.
+    #[error("the chat view has not caught up with this message yet")]
+    ChatViewBehind,
 }
 
 impl From<CommandError> for ApiError {
@@ -52,6 +67,15 @@ impl From<CommandError> for ApiError {
             CommandError::Share(e) => executed(e, share_error),
             CommandError::Inbox(e) => executed(e, inbox_error),
             CommandError::SharingView(e) => store_error(&e),
+            CommandError::ChatValue(e) => ApiError::unprocessable(e.code(), e.to_string()),
+            CommandError::Conversation(e) => executed(e, conversation_error),
+            CommandError::Message(e) => executed(e, message_error),
+            CommandError::ChatView(e) => store_error(&e),
+            CommandError::ChatViewBehind => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "chat.view_behind",
+                "this message is not in the conversation's view yet; retry shortly",
+            ),
         }
     }
 }
@@ -109,6 +133,31 @@ fn friendship_error(e: FriendshipError) -> ApiError {
         | FriendshipError::AlreadyPending
         | FriendshipError::NoPendingRequest
         | FriendshipError::NotFriends => ApiError::conflict(code, message),
+    }
+}
+
+fn conversation_error(e: ConversationError) -> ApiError {
+    let (code, message) = (e.code(), e.to_string());
+    match e {
+        ConversationError::NotFound | ConversationError::MessageNotFound => {
+            ApiError::not_found(code, message)
+        }
+        ConversationError::NotParticipant | ConversationError::NotFriends => {
+            ApiError::forbidden(code, message)
+        }
+        ConversationError::AlreadyExists | ConversationError::IsDirect => {
+            ApiError::conflict(code, message)
+        }
+        ConversationError::WithSelf
+        | ConversationError::NoParticipants
+        | ConversationError::TooManyParticipants => ApiError::unprocessable(code, message),
+    }
+}
+
+fn message_error(e: MessageError) -> ApiError {
+    match e {
+        MessageError::Conversation(e) => conversation_error(e),
+        MessageError::IdTaken => ApiError::conflict(e.code(), e.to_string()),
     }
 }
 

@@ -10,8 +10,10 @@
 //! relay publishes) and never views (the projector keeps them).
 //!
 //! Modules: [`error`] (service errors to the JSON envelope), [`users`] (profile and sharing
-//! policy commands), [`friendships`], [`shares`].
+//! policy commands), [`friendships`], [`shares`], [`chat`] (conversations, messages and
+//! read positions).
 
+pub mod chat;
 pub mod error;
 pub mod friendships;
 pub mod shares;
@@ -48,6 +50,7 @@ pub struct AppState {
     pub users: Arc<AggregateRepository<User>>,
     pub friendships: Arc<friendships::Commands>,
     pub shares: Arc<shares::Commands>,
+    pub chat: Arc<chat::Commands>,
     /// The sharing policy a new account starts with.
     pub sharing_defaults: Arc<SharingPolicy>,
 }
@@ -63,6 +66,7 @@ impl AppState {
         Self {
             friendships: Arc::new(friendships::Commands::new(pool.clone(), keys.clone())),
             shares: Arc::new(shares::Commands::new(pool.clone(), keys.clone())),
+            chat: Arc::new(chat::Commands::new(pool.clone(), keys.clone())),
             keys,
             users: Arc::new(users),
             pool,
@@ -86,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .merge(users::routes())
         .merge(friendships::routes())
         .merge(shares::routes())
+        .merge(chat::routes())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz));
     http_api::layers::standard(routes).with_state(state)
@@ -139,7 +144,7 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
+        axum::serve(http_api::listen::no_delay(self.listener), self.router)
             .with_graceful_shutdown(shutdown)
             .await
     }

@@ -8,12 +8,14 @@
 //! - [`user`]: the user profile aggregate.
 //! - [`friendship`]: one relationship per pair of users.
 //! - [`share`]: pages shared with friends, and their notifications.
+//! - [`chat`]: conversations, messages and read positions.
 //!
 //! Each aggregate has a command enum, an event enum, an error enum with a stable code per
 //! variant, a state with a pure `decide` and an infallible `evolve`; its cqrs-es
 //! `Aggregate` impl only calls them. Event type names and versions are explicit strings
 //! that never change once released.
 
+pub mod chat;
 pub mod friendship;
 pub mod personal;
 pub mod share;

@@ -18,9 +18,12 @@
 //! - [`shares`]: the `share_notifications` and `shares_sent` views.
 //! - [`popular`]: the popular pages views (`popular_domains`, `popular_pages`,
 //!   `sharer_stats`).
+//! - [`chat`]: the chat views (`chat_conversations`, `chat_participants`,
+//!   `chat_messages`); its live notices are the [`notices::Notices`] projection's.
 //!
 //! Boundaries: reads NATS and writes view tables; never writes the event store.
 
+pub mod chat;
 pub mod friendships;
 pub mod notices;
 pub mod policies;
@@ -81,7 +84,8 @@ pub fn all(keys: Keys) -> Vec<Arc<dyn Projection>> {
         Arc::new(notices::Notices::new(keys.clone())),
         Arc::new(policies::Policies::new()),
         Arc::new(popular::Popular::new(keys.clone())),
-        Arc::new(shares::Shares::new(keys)),
+        Arc::new(shares::Shares::new(keys.clone())),
         Arc::new(friendships::Friendships::new()),
+        Arc::new(chat::Chat::new(keys)),
     ]
 }

@@ -15,11 +15,16 @@
 //! - [`search`]: users by e-mail or name, among everyone or among one's friends;
 //! - [`directory`]: every user, newest first (`/v1/users`);
 //! - [`popular`]: the most-shared domains and pages, and the sharers' leaderboard;
+//! - [`friendships`]: the caller's friends and friend requests;
+//! - [`shares`]: pages shared with the caller, the caller's shares, their sharing policy;
+//! - [`chat`]: the caller's conversations, their messages, participants and read
+//!   positions, shown to current participants only;
 //! - [`page`]: `limit` and `offset`, shared by every list;
 //! - [`database`]: Postgres failures as the client sees them, and the readiness probe.
 //!
 //! Errors are [`http_api::ApiError`]s, authentication is [`auth::AuthUser`].
 
+pub mod chat;
 pub mod consistency;
 pub mod database;
 pub mod directory;
@@ -106,6 +111,7 @@ pub fn router(state: AppState) -> Router {
         .merge(friendships::routes())
         .merge(shares::routes())
         .merge(popular::routes())
+        .merge(chat::routes())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz));
     http_api::layers::standard(routes).with_state(state)
@@ -152,7 +158,7 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
+        axum::serve(http_api::listen::no_delay(self.listener), self.router)
             .with_graceful_shutdown(shutdown)
             .await
     }

@@ -11,10 +11,19 @@
 //! every replay. Names, URLs and titles are opened with their owner's key; once the owner
 //! is erased they are `null`.
 //!
+//! The chat notices (`chat.*`, in the `chat` submodule) go to the participants of a
+//! conversation as this projection records them from the conversation events, and carry
+//! a message's `seq` as this projection counts it: the same as the `chat` view's, from
+//! the same events in the same order, without reading that view.
+//!
 //! Once-only is the runner's: it applies each event once, after its checkpoint, and
 //! `user_notices` ignores a notice it already holds.
 
+mod chat;
+
 use async_trait::async_trait;
+use domain::chat::message::{self, MessageEvent};
+use domain::chat::{self as conversation, ConversationEvent};
 use domain::friendship::{self, FriendshipEvent};
 use domain::share::{self, ShareCreated, ShareEvent};
 use domain::user::{self, ProfileUpdated, UserEvent, UserId};
@@ -34,7 +43,8 @@ pub const NAME: &str = "notices";
 pub const TABLE: &str = "notice_names";
 
 /// Tells every notice, keeping `notice_names` (or a table of the same shape: a replay's
-/// scratch copy).
+/// scratch copy) and the chat membership tables (unqualified: a replay into a scratch
+/// schema resolves them there).
 pub struct Notices {
     keys: Keys,
     upcasters: Upcasters,
@@ -253,7 +263,7 @@ impl Projection for Notices {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &[TABLE]
+        &[TABLE, chat::MEMBERS, chat::CONVERSATIONS]
     }
 
     async fn apply(
@@ -282,6 +292,22 @@ impl Projection for Notices {
             ShareEvent::current_version,
         )? {
             return self.share(tx, event, &e).await;
+        }
+        if let Some(decoded) = codec::decode_stored(
+            event,
+            conversation::AGGREGATE_TYPE,
+            up,
+            ConversationEvent::current_version,
+        )? {
+            return self.conversation(tx, event, &decoded).await;
+        }
+        if let Some(MessageEvent::Sent(e)) = codec::decode_stored(
+            event,
+            message::AGGREGATE_TYPE,
+            up,
+            MessageEvent::current_version,
+        )? {
+            return self.message(tx, event, &e).await;
         }
         Ok(vec![])
     }
