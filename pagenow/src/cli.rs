@@ -1,12 +1,16 @@
 //! The command line and environment: one typed configuration, parsed once.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+
+/// Where `pagenow admin-api` listens when `ADMIN_API_ADDR` is not set.
+pub const DEFAULT_ADMIN_API_ADDR: SocketAddr =
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8084));
 
 #[derive(Debug, Parser)]
 #[command(name = "pagenow", version, about = "The PageNow backend")]
@@ -25,7 +29,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Every service in one process, after applying migrations (development).
+    /// Every service in one process, after applying migrations (development); the admin
+    /// API too when `ADMIN_API_ADDR` is set.
     All(Services),
     /// The HTTP command API alone.
     CommandApi(Services),
@@ -37,6 +42,8 @@ pub enum Command {
     Relay(Services),
     /// The projector alone; one instance per projection leads, others wait.
     Projector(Services),
+    /// The admin HTTP API alone: audit and replay tools for admin tokens, and `/metrics`.
+    AdminApi(Services),
     /// Applies the database migrations and exits.
     Migrate(Database),
     /// Prints a development token (HS256, signed with the configured secret) for a user.
@@ -79,6 +86,10 @@ pub struct Services {
     pub query_api_addr: SocketAddr,
     #[arg(long, env = "PUSH_ADDR", default_value = "127.0.0.1:8083")]
     pub push_addr: SocketAddr,
+    /// Where the admin API listens: `pagenow admin-api` uses 127.0.0.1:8084 when unset,
+    /// `pagenow all` starts the admin API only when it is set.
+    #[arg(long, env = "ADMIN_API_ADDR")]
+    pub admin_api_addr: Option<SocketAddr>,
     #[command(flatten)]
     pub push: PushArgs,
     /// Where the relay and projector serve `/healthz` and `/readyz` (off when unset).

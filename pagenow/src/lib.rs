@@ -40,12 +40,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::All(config) => services::run(&config, &Role::ALL).await,
+        Command::All(config) => services::run_all(&config).await,
         Command::CommandApi(config) => services::run(&config, &[Role::CommandApi]).await,
         Command::QueryApi(config) => services::run(&config, &[Role::QueryApi]).await,
         Command::Push(config) => services::run(&config, &[Role::Push]).await,
         Command::Relay(config) => services::run(&config, &[Role::Relay]).await,
         Command::Projector(config) => services::run(&config, &[Role::Projector]).await,
+        Command::AdminApi(config) => services::run(&config, &[Role::AdminApi]).await,
         Command::Events(args) => audit_cli::exit_with(audit_cli::events(args).await?),
         Command::Tail(mut args) => {
             args.follow = true;

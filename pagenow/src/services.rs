@@ -11,7 +11,7 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::cli::{Database, Services};
+use crate::cli::{Database, Services, DEFAULT_ADMIN_API_ADDR};
 
 /// One service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,9 +21,12 @@ pub enum Role {
     Push,
     Relay,
     Projector,
+    AdminApi,
 }
 
 impl Role {
+    /// The services every deployment runs; `pagenow all` adds the admin API when it has
+    /// an address (an operator's tool, listening only where asked).
     pub const ALL: [Role; 5] = [
         Role::CommandApi,
         Role::QueryApi,
@@ -77,10 +80,24 @@ impl Shutdown {
     }
 }
 
+/// `pagenow all`: applies the migrations, then runs every service of [`Role::ALL`], and
+/// the admin API when `ADMIN_API_ADDR` is set, as [`run`] does.
+pub async fn run_all(config: &Services) -> anyhow::Result<()> {
+    let mut roles = Role::ALL.to_vec();
+    if config.admin_api_addr.is_some() {
+        roles.push(Role::AdminApi);
+    }
+    serve(config, &roles, true).await
+}
+
 /// Runs `roles` until SIGINT or SIGTERM (or until one fails), then shuts all down.
 pub async fn run(config: &Services, roles: &[Role]) -> anyhow::Result<()> {
+    serve(config, roles, false).await
+}
+
+async fn serve(config: &Services, roles: &[Role], migrate: bool) -> anyhow::Result<()> {
     let pool = connect_postgres(&config.database).await?;
-    if roles == Role::ALL {
+    if migrate {
         migrations::run(&pool)
             .await
             .context("applying migrations")?;
@@ -152,6 +169,13 @@ async fn start(
             let app = query_api::build(query_config, pool.clone(), verifier(config).await?).await?;
             tracing::info!(url = %format!("http://{}", app.local_addr()), "query API listening");
             tasks.spawn(async move { app.run(stop).await.context("query API") });
+        }
+        Role::AdminApi => {
+            let addr = config.admin_api_addr.unwrap_or(DEFAULT_ADMIN_API_ADDR);
+            let admin_config = admin_api::Config::new(addr);
+            let app = admin_api::build(admin_config, pool.clone(), verifier(config).await?).await?;
+            tracing::info!(url = %format!("http://{}", app.local_addr()), "admin API listening");
+            tasks.spawn(async move { app.run(stop).await.context("admin API") });
         }
         Role::Push => {
             let push_config = config.push.config(config.push_addr);
