@@ -13,6 +13,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod layers;
+pub mod listen;
 
 pub use error::ApiError;
 pub use extract::{Json, Path, Query};

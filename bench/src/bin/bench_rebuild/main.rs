@@ -2,18 +2,15 @@
 //! fast Postgres alone reads the same rows, measured in the same run on a store of
 //! `--events` events in a fresh database (`bench_rebuild_<hex>`) that it drops at the end.
 //!
-//! `cargo run --release -p audit --bin bench_rebuild -- --events 1000000`
+//! `cargo run --release -p bench --bin bench_rebuild -- --events 1000000`
 
 mod measure;
 mod report;
 mod seed;
 
-use std::str::FromStr;
 use std::time::Instant;
 
-use anyhow::Context;
 use clap::Parser;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 
 use measure::Timing;
@@ -49,42 +46,18 @@ async fn main() -> anyhow::Result<()> {
         config.events > config.users && config.users > 0,
         "need --events > --users > 0"
     );
-    let server = PgConnectOptions::from_str(&config.database_url).context("DATABASE_URL")?;
-    let admin = PgPoolOptions::new()
-        .max_connections(1)
-        .connect_with(server.clone())
-        .await?;
-    let name = format!(
-        "bench_rebuild_{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..12]
-    );
-    sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await?;
-    let pool = PgPoolOptions::new()
-        .max_connections(4)
-        .connect_with(server.database(&name))
-        .await;
-    let outcome = match pool {
-        Ok(pool) => {
-            let outcome = run(&pool, &config).await;
-            pool.close().await;
-            outcome
-        }
-        Err(error) => Err(error.into()),
-    };
-    if config.keep {
-        eprintln!("kept database {name}");
-    } else {
-        sqlx::raw_sql(&format!("DROP DATABASE {name} WITH (FORCE)"))
-            .execute(&admin)
-            .await?;
-    }
-    outcome
+    let database_url = config.database_url.clone();
+    bench::with_scratch_database(
+        &database_url,
+        "bench_rebuild",
+        4,
+        config.keep,
+        |pool| async move { run(&pool, &config).await },
+    )
+    .await
 }
 
 async fn run(pool: &PgPool, config: &Config) -> anyhow::Result<()> {
-    migrations::MIGRATOR.run(pool).await?;
     let started = Instant::now();
     seed::seed(pool, config.users, config.events).await?;
     let seeding = started.elapsed();

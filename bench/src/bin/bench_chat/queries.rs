@@ -1,0 +1,137 @@
+//! The conversation list and a page of messages over HTTP, next to the same SQL run bare
+//! (sqlx on the same server, no HTTP, no token, no JSON): the query API's own overhead.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use bench::services::Apis;
+use bench::Latencies;
+use query_api::chat::store::{CONVERSATIONS, MESSAGES};
+use sqlx::PgPool;
+
+use crate::{header, row, seed, Config};
+
+/// The user whose conversations are read (only in the views: no events of theirs).
+const READER: &str = "carol";
+/// Untimed requests before each figure (connections, caches, plans).
+const WARM_UP: usize = 50;
+
+pub async fn run(pool: &PgPool, apis: &Apis, config: &Config) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let middle = seed::chat_views(pool, READER, config.conversations, config.view_messages).await?;
+    let per_conversation = config.view_messages / config.conversations;
+    bench::write(&format!(
+        "\nqueries: {} conversations of {READER}, {} messages in the views ({per_conversation} each), seeded in {:.1} s\n",
+        config.conversations,
+        per_conversation * config.conversations,
+        started.elapsed().as_secs_f64()
+    ))?;
+    let caller = apis.as_user(READER)?;
+    let n = config.queries;
+    let before = (per_conversation / 2).max(1);
+
+    let (list_http, list_sql) = paired(
+        n,
+        || caller.timed_query("/v1/conversations?limit=20"),
+        || {
+            bare(
+                sqlx::query(CONVERSATIONS)
+                    .bind(READER)
+                    .bind(i64::MAX)
+                    .bind(20_i64)
+                    .fetch_all(pool),
+            )
+        },
+    )
+    .await?;
+    let page_path = format!("/v1/conversations/{middle}/messages?limit=50");
+    let (page_http, page_sql) = paired(
+        n,
+        || caller.timed_query(&page_path),
+        || bare(messages(&middle, i64::MAX).fetch_all(pool)),
+    )
+    .await?;
+    let older_path = format!("{page_path}&before={before}");
+    let (older_http, older_sql) = paired(
+        n,
+        || caller.timed_query(&older_path),
+        || bare(messages(&middle, before).fetch_all(pool)),
+    )
+    .await?;
+
+    // What HTTP alone costs here: a request that reads nothing (no token, no SQL).
+    let (floor, _) = paired(
+        n,
+        || caller.timed_query("/healthz"),
+        || async { Ok(Duration::ZERO) },
+    )
+    .await?;
+
+    let mut text = header("query latency (one client; ratio to the bare SQL behind each)");
+    for (what, http, sql) in [
+        ("conversation list, first 20", &list_http, &list_sql),
+        ("messages, newest 50", &page_http, &page_sql),
+        ("messages, 50 before the middle", &older_http, &older_sql),
+    ] {
+        text.push_str(&row(&format!("bare SQL: {what} (baseline)"), sql, sql));
+        text.push_str(&row(&format!("HTTP GET: {what}"), http, sql));
+    }
+    text.push_str(&row(
+        "HTTP GET /healthz: the HTTP round trip alone (to list SQL)",
+        &floor,
+        &list_sql,
+    ));
+    text.push_str("target: each HTTP median < 1.5 x its bare SQL median\n");
+    bench::write(&text)
+}
+
+fn messages<'q>(
+    conversation: &'q str,
+    before: i64,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    sqlx::query(MESSAGES)
+        .bind(conversation)
+        .bind(READER)
+        .bind(before)
+        .bind(50_i64)
+}
+
+/// Times a bare query from sending it to its last row.
+async fn bare<T>(
+    query: impl Future<Output = Result<Vec<T>, sqlx::Error>>,
+) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let rows = query.await?;
+    anyhow::ensure!(!rows.is_empty(), "the bare query found nothing");
+    Ok(started.elapsed())
+}
+
+/// `n` timed runs each of `first` and `second`, alternating which goes first, after
+/// [`WARM_UP`] untimed ones: both see the same machine.
+async fn paired<A, FutA, B, FutB>(
+    n: usize,
+    first: A,
+    second: B,
+) -> anyhow::Result<(Latencies, Latencies)>
+where
+    A: Fn() -> FutA,
+    FutA: Future<Output = anyhow::Result<Duration>>,
+    B: Fn() -> FutB,
+    FutB: Future<Output = anyhow::Result<Duration>>,
+{
+    for _ in 0..WARM_UP {
+        first().await?;
+        second().await?;
+    }
+    let (mut a, mut b) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for i in 0..n {
+        if i % 2 == 0 {
+            a.push(first().await?);
+            b.push(second().await?);
+        } else {
+            b.push(second().await?);
+            a.push(first().await?);
+        }
+    }
+    Ok((Latencies::new(a), Latencies::new(b)))
+}

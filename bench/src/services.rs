@@ -1,0 +1,176 @@
+//! The command and query APIs, in this process on loopback ports, and an HTTP client
+//! for them that signs development tokens: the real services over real HTTP, without
+//! the start-up of the whole system.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use auth::{mint_dev_token, AuthConfig, Verifier, DEV_HS256_SECRET};
+use reqwest::StatusCode;
+use serde_json::Value;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+
+/// The two HTTP APIs, running.
+pub struct Apis {
+    pub commands: String,
+    pub queries: String,
+    pub http: reqwest::Client,
+}
+
+impl Apis {
+    /// Starts both APIs on a pool of their own to `pool`'s database, trusting development
+    /// tokens, on a runtime of their own in a thread of its own: as in a deployment, the
+    /// services do not share their scheduler or connections with their client (the
+    /// benchmark), whose timings would otherwise include the other's work.
+    pub async fn start(pool: &PgPool) -> anyhow::Result<Self> {
+        let options = pool.connect_options().as_ref().clone();
+        let (started, urls) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("services".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(error) => {
+                        let _ = started.send(Err(error.into()));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    match serve(options).await {
+                        Ok(urls) => {
+                            let _ = started.send(Ok(urls));
+                            std::future::pending::<()>().await;
+                        }
+                        Err(error) => {
+                            let _ = started.send(Err(error));
+                        }
+                    }
+                });
+            })?;
+        let (commands, queries) = urls.await??;
+        Ok(Self {
+            commands,
+            queries,
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(64)
+                .build()?,
+        })
+    }
+
+    /// A client acting as `user`.
+    pub fn as_user(&self, user: &str) -> anyhow::Result<Caller<'_>> {
+        let token = mint_dev_token(DEV_HS256_SECRET, user, Duration::from_secs(3600), false)?;
+        Ok(Caller { apis: self, token })
+    }
+}
+
+/// Requests as one user.
+pub struct Caller<'a> {
+    apis: &'a Apis,
+    token: String,
+}
+
+impl Caller<'_> {
+    /// Posts the command `name` with `body`; fails unless it is accepted.
+    pub async fn command(&self, name: &str, body: &Value) -> anyhow::Result<Value> {
+        let url = format!("{}/v1/commands/{name}", self.apis.commands);
+        let response = self
+            .apis
+            .http
+            .post(url)
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await?;
+        answer(response, name).await
+    }
+
+    /// Gets `path` from the query API; fails unless it answers 200.
+    pub async fn query(&self, path: &str) -> anyhow::Result<Value> {
+        let url = format!("{}{path}", self.apis.queries);
+        let response = self
+            .apis
+            .http
+            .get(url)
+            .bearer_auth(&self.token)
+            .send()
+            .await?;
+        answer(response, path).await
+    }
+
+    /// [`Self::command`], timed from sending the request to the end of the answer.
+    pub async fn timed_command(&self, name: &str, body: &Value) -> anyhow::Result<Duration> {
+        let started = Instant::now();
+        self.command(name, body).await?;
+        Ok(started.elapsed())
+    }
+
+    /// Gets `path`, timed from sending the request to the last byte of a `200` answer
+    /// (not parsed: the bare SQL it is compared with decodes nothing either).
+    pub async fn timed_query(&self, path: &str) -> anyhow::Result<Duration> {
+        let started = Instant::now();
+        let url = format!("{}{path}", self.apis.queries);
+        let response = self
+            .apis
+            .http
+            .get(url)
+            .bearer_auth(&self.token)
+            .send()
+            .await?;
+        let status = response.status();
+        let body = response.bytes().await?;
+        let took = started.elapsed();
+        anyhow::ensure!(
+            status == StatusCode::OK,
+            "{path}: {status} {}",
+            String::from_utf8_lossy(&body)
+        );
+        Ok(took)
+    }
+}
+
+/// Binds and runs both APIs on this runtime; their base URLs.
+async fn serve(options: PgConnectOptions) -> anyhow::Result<(String, String)> {
+    let pool = PgPoolOptions::new()
+        .max_connections(16)
+        .test_before_acquire(false)
+        .connect_with(options)
+        .await?;
+    let config = AuthConfig {
+        hs256_secret: Some(DEV_HS256_SECRET.into()),
+        ..Default::default()
+    };
+    let verifier = Verifier::new(&config).await?;
+    let loopback = "127.0.0.1:0".parse()?;
+    let commands = command_api::build(
+        command_api::Config { addr: loopback },
+        pool.clone(),
+        verifier.clone(),
+    )
+    .await?;
+    let queries = query_api::build(query_api::Config::new(loopback), pool, verifier).await?;
+    let urls = (
+        format!("http://{}", commands.local_addr()),
+        format!("http://{}", queries.local_addr()),
+    );
+    tokio::spawn(commands.run(std::future::pending()));
+    tokio::spawn(queries.run(std::future::pending()));
+    Ok(urls)
+}
+
+async fn answer(response: reqwest::Response, what: &str) -> anyhow::Result<Value> {
+    let status = response.status();
+    let bytes = response
+        .bytes()
+        .await
+        .with_context(|| format!("{what}: answer"))?;
+    // JSON, but for the odd plain-text answer (`/healthz`).
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    anyhow::ensure!(status == StatusCode::OK, "{what}: {status} {body}");
+    Ok(body)
+}
