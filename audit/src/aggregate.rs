@@ -5,6 +5,7 @@
 //! what it says.
 
 use cqrs_es::Aggregate;
+use domain::share::inbox::{self, Inbox, InboxEvent};
 use domain::user::{User, UserEvent};
 use event_store::codec::{self, CodecError, Upcasters};
 use event_store::StoredEvent;
@@ -15,19 +16,26 @@ use sqlx::PgPool;
 use crate::rows::{EventRow, EVENT_COLUMNS};
 
 /// The aggregate types the tools can fold.
-pub const KNOWN_TYPES: &[&str] = &[domain::user::AGGREGATE_TYPE];
+pub const KNOWN_TYPES: &[&str] = &[domain::user::AGGREGATE_TYPE, inbox::AGGREGATE_TYPE];
 
 /// Folds `events` (one aggregate's, in sequence order) into that type's state, as JSON;
-/// `None` for a type it does not know. Adding a type is one line here and one in
+/// `None` for a type it does not know. Adding a type is one line here (with the
+/// upcasters its event enum declares, as the command side registers them) and one in
 /// [`KNOWN_TYPES`].
 fn fold_known(
     aggregate_type: &str,
     events: &[StoredEvent],
 ) -> Option<Result<Value, AggregateError>> {
-    match aggregate_type {
-        domain::user::AGGREGATE_TYPE => Some(fold::<User>(events, UserEvent::current_version)),
-        _ => None,
-    }
+    Some(match aggregate_type {
+        domain::user::AGGREGATE_TYPE => {
+            fold::<User>(events, &Upcasters::default(), UserEvent::current_version)
+        }
+        inbox::AGGREGATE_TYPE => {
+            let upcasters = Upcasters::of(InboxEvent::UPCASTS);
+            fold::<Inbox>(events, &upcasters, InboxEvent::current_version)
+        }
+        _ => return None,
+    })
 }
 
 /// Why an aggregate's state could not be shown.
@@ -191,20 +199,20 @@ fn fold_to(
 }
 
 /// Folds `events` into a fresh `A` with its `apply` (the domain's `evolve`), each event
-/// decoded at the version `current_version` names, as the command side reads them.
+/// upcast and decoded at the version `current_version` names, as the command side reads
+/// them.
 fn fold<A: Aggregate + Serialize>(
     events: &[StoredEvent],
+    upcasters: &Upcasters,
     current_version: fn(&str) -> Option<String>,
 ) -> Result<Value, AggregateError> {
-    // The domain has no upcasters yet; they arrive with the first changed payload.
-    let upcasters = Upcasters::default();
     let mut state = A::default();
     for event in events {
         let decoded: A::Event = codec::decode(
             &event.event_type,
             &event.event_version,
             event.payload.clone(),
-            &upcasters,
+            upcasters,
             current_version,
         )?;
         state.apply(decoded);

@@ -43,6 +43,10 @@ pub struct Upcaster {
     pub upcast: fn(Value) -> Value,
 }
 
+/// An [`Upcaster`] as a crate that cannot name this one declares it (the domain depends
+/// on nothing of ours): `(event type, from version, to version, upcast)`.
+pub type UpcastStep = (&'static str, &'static str, &'static str, fn(Value) -> Value);
+
 /// The upcasters of one event enum, applied in chain until the current version.
 #[derive(Default)]
 pub struct Upcasters(Vec<Upcaster>);
@@ -50,6 +54,17 @@ pub struct Upcasters(Vec<Upcaster>);
 impl Upcasters {
     pub fn new(upcasters: Vec<Upcaster>) -> Self {
         Self(upcasters)
+    }
+
+    /// The upcasters an event enum declares, e.g. `Upcasters::of(InboxEvent::UPCASTS)`.
+    pub fn of(steps: &[UpcastStep]) -> Self {
+        let upcaster = |&(event_type, from_version, to_version, upcast): &UpcastStep| Upcaster {
+            event_type,
+            from_version,
+            to_version,
+            upcast,
+        };
+        Self(steps.iter().map(upcaster).collect())
     }
 
     /// Brings `payload` from `version` up through the chain of upcasters of `event_type`.

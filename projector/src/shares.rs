@@ -8,7 +8,9 @@
 //! point of the feed, which a replay reaches in the same order, so it marks the same.
 //!
 //! A share applied a second time inserts nothing; seen marks only ever fill an empty
-//! `seen_at`.
+//! `seen_at`, wherever the share was seen. Inbox events are read through the domain's
+//! [`InboxEvent::UPCASTS`], so a version 1 `inbox.share_seen` marks its share as a
+//! version 2 one does.
 
 use async_trait::async_trait;
 use domain::share::inbox::{self, InboxEvent};
@@ -33,6 +35,7 @@ pub const SENT: &str = "shares_sent";
 /// Keeps `share_notifications` and `shares_sent`, or tables of the same shapes.
 pub struct Shares {
     keys: Keys,
+    /// Of every event type it reads: only inbox events have older versions yet.
     upcasters: Upcasters,
     notifications: String,
     sent: String,
@@ -56,7 +59,7 @@ impl Shares {
     pub fn into_tables(keys: Keys, notifications: &str, sent: &str) -> Self {
         Self {
             keys,
-            upcasters: Upcasters::default(),
+            upcasters: Upcasters::of(InboxEvent::UPCASTS),
             notifications: notifications.to_owned(),
             sent: sent.to_owned(),
         }

@@ -1,5 +1,6 @@
 //! Request bodies of the sharing commands, and their parsing into domain values.
 
+use domain::share::inbox::SeenVia;
 use domain::share::{Audience, ShareTitle, SharedUrl};
 use domain::user::UserId;
 use serde::Deserialize;
@@ -48,6 +49,14 @@ impl ShareBody {
 #[serde(deny_unknown_fields)]
 pub struct SeenBody {
     pub share_id: String,
+    /// `"notification"` (the default: the list of notifications) or `"page"` (the
+    /// recipient opened the shared page).
+    #[serde(default = "in_the_list")]
+    pub via: SeenVia,
+}
+
+fn in_the_list() -> SeenVia {
+    SeenVia::Notification
 }
 
 /// `POST /v1/commands/mark-all-shares-seen`: an empty object.

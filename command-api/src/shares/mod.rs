@@ -15,7 +15,9 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::Router;
 use chrono::Utc;
-use domain::share::inbox::{Inbox, InboxCommand, InboxEvent, MarkAllSharesSeen, MarkShareSeen};
+use domain::share::inbox::{
+    Inbox, InboxCommand, InboxEvent, MarkAllSharesSeen, MarkShareSeen, SeenVia,
+};
 use domain::share::{Share, ShareCommand, ShareEvent, ShareId, ShareUrl};
 use domain::user::UserId;
 use event_store::codec::Upcasters;
@@ -57,7 +59,7 @@ impl Commands {
             ),
             inboxes: AggregateRepository::new(
                 pool.clone(),
-                Upcasters::default(),
+                Upcasters::of(InboxEvent::UPCASTS),
                 InboxEvent::current_version,
             ),
             pool,
@@ -150,7 +152,8 @@ async fn share_url(
     }))
 }
 
-/// Marks one share sent to the caller as seen.
+/// Marks one share sent to the caller as seen, in the list of notifications or (with
+/// `"via": "page"`) on the shared page.
 async fn mark_share_seen(
     State(state): State<AppState>,
     user: AuthUser,
@@ -162,11 +165,15 @@ async fn mark_share_seen(
     let notification = store::notification(&state.shares.pool, &share_id, &recipient)
         .await
         .map_err(CommandError::SharingView)?;
-    let command = InboxCommand::MarkShareSeen(MarkShareSeen {
+    let mark = MarkShareSeen {
         share_id,
         notification,
         at: Utc::now(),
-    });
+    };
+    let command = match body.via {
+        SeenVia::Notification => InboxCommand::MarkShareSeen(mark),
+        SeenVia::Page => InboxCommand::MarkShareSeenOnPage(mark),
+    };
     state.shares.mark(&recipient, command, &headers).await
 }
 

@@ -1,12 +1,16 @@
 //! A recipient's inbox of shares: which notifications they have seen.
 //!
 //! One stream per recipient (`inbox`/<user id>). Marking one share seen records the
-//! share and the time; marking all records only the time: the views mark every
-//! notification they hold for that recipient at that point of the feed, so a replay marks
-//! exactly what the live view marked.
+//! share, the time and where (the list of notifications, or the shared page); marking
+//! all records only the time: the views mark every notification they hold for that
+//! recipient at that point of the feed, so a replay marks exactly what the live view
+//! marked.
 //!
 //! Whether the share reached this recipient, whether their view already shows it seen,
 //! and how many they have not seen are looked up by the handler in the recipient's view.
+//!
+//! `inbox.share_seen` is at version 2 (it says where the share was seen); version 1
+//! events stay in the store as written and are read through [`InboxEvent::UPCASTS`].
 
 use std::collections::BTreeSet;
 
@@ -14,6 +18,7 @@ use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::ShareId;
 use crate::ErrorCode;
@@ -24,11 +29,14 @@ pub const AGGREGATE_TYPE: &str = "inbox";
 /// What a recipient can do with their notifications.
 #[derive(Debug, Clone, PartialEq)]
 pub enum InboxCommand {
+    /// Seen in the list of notifications.
     MarkShareSeen(MarkShareSeen),
+    /// Seen on the shared page itself: the recipient opened it.
+    MarkShareSeenOnPage(MarkShareSeen),
     MarkAllSharesSeen(MarkAllSharesSeen),
 }
 
-/// Marks one share's notification seen.
+/// Marks one share's notification seen (where, the command's variant says).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MarkShareSeen {
     pub share_id: ShareId,
@@ -63,11 +71,29 @@ pub enum InboxEvent {
     AllSharesSeen(AllSharesSeen),
 }
 
-/// `inbox.share_seen` v1.
+/// `inbox.share_seen` v2: the recipient saw the share, and where.
+///
+/// Version 1 was `{share_id, seen_at}`: a share could only be marked seen in the
+/// extension's list of notifications. Since version 2 the extension also marks a share
+/// seen when its recipient opens the shared page, and the event keeps which of the two
+/// happened (`via`), so that a view can count the pages recipients actually opened over
+/// the whole history. A version 1 event is read as `via: "notification"`
+/// ([`upcast_share_seen_v1`]), which is what it was.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShareSeen {
     pub share_id: ShareId,
     pub seen_at: DateTime<Utc>,
+    pub via: SeenVia,
+}
+
+/// Where a recipient saw a share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeenVia {
+    /// In their list of notifications.
+    Notification,
+    /// On the shared page, which they opened.
+    Page,
 }
 
 /// `inbox.all_shares_seen` v1.
@@ -86,15 +112,44 @@ impl DomainEvent for InboxEvent {
     }
 
     fn event_version(&self) -> String {
-        "1".to_owned()
+        match self {
+            Self::ShareSeen(_) => "2",
+            Self::AllSharesSeen(_) => "1",
+        }
+        .to_owned()
     }
 }
 
+/// `(event type, from version, to version, upcast)`: one step of [`InboxEvent::UPCASTS`],
+/// in the shape `event_store::codec::Upcasters::of` takes.
+pub type Upcast = (&'static str, &'static str, &'static str, fn(Value) -> Value);
+
 impl InboxEvent {
+    /// How each released older version of an inbox event becomes the next. The one
+    /// registration every reader of inbox streams uses, paired with
+    /// [`InboxEvent::current_version`]: the command side's repository, the projections,
+    /// the audit tools and so every replay.
+    pub const UPCASTS: &'static [Upcast] = &[("inbox.share_seen", "1", "2", upcast_share_seen_v1)];
+
     /// The version each event type is read at (older versions are upcast to it).
     pub fn current_version(event_type: &str) -> Option<String> {
-        matches!(event_type, "inbox.share_seen" | "inbox.all_shares_seen").then(|| "1".to_owned())
+        match event_type {
+            "inbox.share_seen" => Some("2".to_owned()),
+            "inbox.all_shares_seen" => Some("1".to_owned()),
+            _ => None,
+        }
     }
+}
+
+/// `inbox.share_seen` v1 → v2: a version 1 mark was made in the list of notifications,
+/// the only place there was; the rest of the payload is unchanged.
+pub fn upcast_share_seen_v1(mut payload: Value) -> Value {
+    if let Value::Object(fields) = &mut payload {
+        fields
+            .entry("via")
+            .or_insert_with(|| Value::from("notification"));
+    }
+    payload
 }
 
 /// Why a seen mark was refused.
@@ -123,12 +178,14 @@ impl Inbox {
     /// The events `command` leads to, or why it is refused.
     pub fn decide(&self, command: InboxCommand) -> Result<Vec<InboxEvent>, InboxError> {
         match command {
-            InboxCommand::MarkShareSeen(cmd) => self.mark_seen(cmd),
+            InboxCommand::MarkShareSeen(cmd) => self.mark_seen(cmd, SeenVia::Notification),
+            InboxCommand::MarkShareSeenOnPage(cmd) => self.mark_seen(cmd, SeenVia::Page),
             InboxCommand::MarkAllSharesSeen(cmd) => Ok(mark_all(cmd)),
         }
     }
 
-    fn mark_seen(&self, cmd: MarkShareSeen) -> Result<Vec<InboxEvent>, InboxError> {
+    /// A share is seen once, wherever it is seen first.
+    fn mark_seen(&self, cmd: MarkShareSeen, via: SeenVia) -> Result<Vec<InboxEvent>, InboxError> {
         match cmd.notification {
             Notification::NotReceived => Err(InboxError::ShareNotFound),
             Notification::Seen => Ok(vec![]),
@@ -136,6 +193,7 @@ impl Inbox {
             Notification::Unseen => Ok(vec![InboxEvent::ShareSeen(ShareSeen {
                 share_id: cmd.share_id,
                 seen_at: cmd.at,
+                via,
             })]),
         }
     }

@@ -179,11 +179,19 @@ fn share_events_are_stored_under_their_released_names() {
 }
 
 fn mark(n: u8, notification: Notification) -> InboxCommand {
-    InboxCommand::MarkShareSeen(MarkShareSeen {
+    InboxCommand::MarkShareSeen(marked(n, notification))
+}
+
+fn mark_on_page(n: u8, notification: Notification) -> InboxCommand {
+    InboxCommand::MarkShareSeenOnPage(marked(n, notification))
+}
+
+fn marked(n: u8, notification: Notification) -> MarkShareSeen {
+    MarkShareSeen {
         share_id: share_id(n),
         notification,
         at: at(),
-    })
+    }
 }
 
 fn mark_all(unread: u64) -> InboxCommand {
@@ -197,9 +205,14 @@ fn given(events: &[InboxEvent]) -> Inbox {
 }
 
 fn seen(n: u8) -> InboxEvent {
+    seen_via(n, SeenVia::Notification)
+}
+
+fn seen_via(n: u8, via: SeenVia) -> InboxEvent {
     InboxEvent::ShareSeen(ShareSeen {
         share_id: share_id(n),
         seen_at: at(),
+        via,
     })
 }
 
@@ -235,6 +248,23 @@ fn marking_an_already_seen_share_changes_nothing() {
 }
 
 #[test]
+fn opening_a_shared_page_marks_its_share_seen_there_once() {
+    assert_eq!(
+        given(&[]).decide(mark_on_page(1, Notification::Unseen)),
+        Ok(vec![seen_via(1, SeenVia::Page)])
+    );
+    assert_eq!(
+        given(&[]).decide(mark_on_page(1, Notification::NotReceived)),
+        Err(InboxError::ShareNotFound)
+    );
+    // Seen first in the list, the share stays seen there.
+    assert_eq!(
+        given(&[seen(1)]).decide(mark_on_page(1, Notification::Unseen)),
+        Ok(vec![])
+    );
+}
+
+#[test]
 fn marking_all_records_the_time_and_nothing_when_nothing_is_unread() {
     assert_eq!(
         given(&[]).decide(mark_all(3)),
@@ -246,15 +276,88 @@ fn marking_all_records_the_time_and_nothing_when_nothing_is_unread() {
 }
 
 #[test]
-fn inbox_events_are_stored_under_their_released_names() {
+fn inbox_events_are_stored_under_their_released_names_at_their_current_versions() {
     let all = InboxEvent::AllSharesSeen(AllSharesSeen { seen_at: at() });
-    for event in [seen(1), all] {
+    for (event, version) in [(seen(1), "2"), (all, "1")] {
         let value = serde_json::to_value(&event).unwrap_or_default();
         assert_eq!(value["type"], event.event_type());
+        assert_eq!(event.event_version(), version);
         assert_eq!(
             InboxEvent::current_version(&event.event_type()),
-            Some("1".into())
+            Some(version.into())
         );
     }
     assert_eq!(seen(1).event_type(), "inbox.share_seen");
+    let page = serde_json::to_value(seen_via(1, SeenVia::Page)).unwrap_or_default();
+    assert_eq!(page["data"]["via"], "page");
+}
+
+/// A `share.seen` payload as version 1 wrote it.
+fn share_seen_v1() -> serde_json::Value {
+    serde_json::json!({
+        "share_id": share_id(1).as_str(),
+        "seen_at": "2026-11-23T12:00:00Z"
+    })
+}
+
+/// `payload` brought from `version` to the current one with [`InboxEvent::UPCASTS`], as
+/// the codec chains them.
+fn upcast(
+    event_type: &str,
+    mut version: String,
+    mut payload: serde_json::Value,
+) -> (String, serde_json::Value) {
+    while let Some((_, _, to, step)) = InboxEvent::UPCASTS
+        .iter()
+        .find(|(t, from, _, _)| *t == event_type && *from == version)
+    {
+        payload = step(payload);
+        version = (*to).to_owned();
+    }
+    (version, payload)
+}
+
+#[test]
+fn a_version_1_share_seen_becomes_version_2_seen_in_the_notification_list() {
+    let v2 = upcast_share_seen_v1(share_seen_v1());
+    assert_eq!(
+        v2,
+        serde_json::json!({
+            "share_id": share_id(1).as_str(),
+            "seen_at": "2026-11-23T12:00:00Z",
+            "via": "notification"
+        })
+    );
+    let read: Result<InboxEvent, _> =
+        serde_json::from_value(serde_json::json!({ "type": "inbox.share_seen", "data": v2 }));
+    assert_eq!(read.ok(), Some(seen(1)));
+}
+
+#[test]
+fn a_version_1_share_seen_does_not_read_as_version_2_without_its_upcaster() {
+    let raw = serde_json::json!({ "type": "inbox.share_seen", "data": share_seen_v1() });
+    assert!(serde_json::from_value::<InboxEvent>(raw).is_err());
+}
+
+#[test]
+fn every_released_version_of_an_inbox_event_reaches_its_current_version() {
+    for (event_type, released) in [
+        ("inbox.share_seen", ["1", "2"].as_slice()),
+        ("inbox.all_shares_seen", ["1"].as_slice()),
+    ] {
+        for version in released {
+            let (reached, _) = upcast(event_type, (*version).to_owned(), serde_json::json!({}));
+            assert_eq!(
+                Some(reached),
+                InboxEvent::current_version(event_type),
+                "{event_type} v{version}"
+            );
+        }
+    }
+    // The registered chain, not only the function, turns version 1 into version 2.
+    let (version, payload) = upcast("inbox.share_seen", "1".into(), share_seen_v1());
+    assert_eq!(
+        (version.as_str(), &payload["via"]),
+        ("2", &serde_json::json!("notification"))
+    );
 }
