@@ -280,10 +280,9 @@ async fn catch_up(
             tokio::time::sleep(HELD_BACK_POLL).await;
             continue;
         };
-        for event in events.iter().take_while(|e| e.cursor() <= to) {
-            projection.apply(tx, event).await?;
-            applied += 1;
-        }
+        let within = events.iter().take_while(|e| e.cursor() <= to).count();
+        projection.apply_batch(tx, &events[..within]).await?;
+        applied += within as u64;
         cursor = last.min(to);
     }
     sqlx::query("SET LOCAL search_path TO DEFAULT")

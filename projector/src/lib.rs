@@ -74,6 +74,22 @@ pub trait Projection: Send + Sync {
         tx: &mut PgConnection,
         event: &StoredEvent,
     ) -> Result<Vec<Addressed>, ProjectionError>;
+
+    /// Applies `events`, in feed order, inside `tx`, and returns their notices: what
+    /// [`apply`](Self::apply) of each in turn does. A projection that can apply a batch in
+    /// fewer statements (folding each row's events in memory, then one write per table)
+    /// overrides this; its result must be the same, which its replay tests check.
+    async fn apply_batch(
+        &self,
+        tx: &mut PgConnection,
+        events: &[StoredEvent],
+    ) -> Result<Vec<Addressed>, ProjectionError> {
+        let mut notices = Vec::new();
+        for event in events {
+            notices.extend(self.apply(tx, event).await?);
+        }
+        Ok(notices)
+    }
 }
 
 /// Every projection of the system, live: `pagenow projector` runs one runner for each.

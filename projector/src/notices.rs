@@ -12,22 +12,41 @@ use sqlx::PgConnection;
 
 pub use projection::{Notices, NAME, TABLE};
 
-/// Stores `notices` in the caller's transaction.
+/// Stores `notices` in the caller's transaction, in one statement.
 pub async fn store(tx: &mut PgConnection, notices: &[Addressed]) -> Result<(), sqlx::Error> {
-    for Addressed { user_id, notice } in notices {
-        sqlx::query(
-            "INSERT INTO user_notices (user_id, tx_id, position, kind, data)
-             VALUES ($1, $2::bigint::text::xid8, $3, $4, $5)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(user_id)
-        .bind(notice.tx_id as i64)
-        .bind(notice.position)
-        .bind(&notice.kind)
-        .bind(&notice.data)
-        .execute(&mut *tx)
-        .await?;
+    if notices.is_empty() {
+        return Ok(());
     }
+    let column = |f: fn(&Addressed) -> String| notices.iter().map(f).collect::<Vec<_>>();
+    sqlx::query(
+        "INSERT INTO user_notices (user_id, tx_id, position, kind, data)
+         SELECT user_id, tx_id::text::xid8, position, kind, data
+           FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::jsonb[])
+                AS n(user_id, tx_id, position, kind, data)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(column(|a| a.user_id.clone()))
+    .bind(
+        notices
+            .iter()
+            .map(|a| a.notice.tx_id as i64)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        notices
+            .iter()
+            .map(|a| a.notice.position)
+            .collect::<Vec<_>>(),
+    )
+    .bind(column(|a| a.notice.kind.clone()))
+    .bind(
+        notices
+            .iter()
+            .map(|a| a.notice.data.clone())
+            .collect::<Vec<_>>(),
+    )
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 

@@ -104,13 +104,10 @@ pub async fn rebuild_step(
     if let Some(schema) = &options.schema {
         set_search_path(&mut tx, schema).await?;
     }
-    let mut applied = 0;
-    for event in events.iter().take_while(|e| e.cursor() <= to) {
-        projection.apply(&mut tx, event).await?;
-        applied += 1;
-    }
+    let within = events.iter().take_while(|e| e.cursor() <= to).count();
+    projection.apply_batch(&mut tx, &events[..within]).await?;
     tx.commit().await?;
-    Ok((applied, last.min(to)))
+    Ok((within as u64, last.min(to)))
 }
 
 /// Makes `schema` the only schema unqualified names resolve in (with `pg_catalog`), until

@@ -133,13 +133,13 @@ impl Runner {
         if stored != checkpoint {
             return Err(TermError::Superseded(stored));
         }
-        let mut addressed = Vec::new();
+        let mut events = Vec::with_capacity(batch.len());
         for message in batch {
             let stream_sequence = message.info().map_err(nats)?.stream_sequence;
             match serde_json::from_slice::<StoredEvent>(&message.payload) {
                 Ok(event) if event.cursor() > checkpoint.cursor => {
-                    addressed.extend(self.projection.apply(&mut tx, &event).await?);
                     checkpoint.cursor = event.cursor();
+                    events.push(event);
                 }
                 Ok(_) => {} // applied before: a redelivery
                 Err(error) => {
@@ -148,6 +148,7 @@ impl Runner {
             }
             checkpoint.stream_sequence = stream_sequence;
         }
+        let addressed = self.projection.apply_batch(&mut tx, &events).await?;
         notices::store(&mut tx, &addressed).await?;
         checkpoint::save(&mut tx, self.projection.name(), checkpoint).await?;
         tx.commit().await?;

@@ -319,3 +319,44 @@ async fn a_previous_leaders_late_commit_is_not_applied_again(pool: PgPool) {
         "an event was applied twice or lost"
     );
 }
+
+/// Folding a whole batch in memory (two statements) gives the rows that applying each
+/// event alone gives: several events of one user in one batch, registration included.
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn a_batch_folded_at_once_equals_its_events_applied_one_by_one(pool: PgPool) {
+    let keys = Keys::new(pool.clone());
+    for (id, email) in [("ann", "ann@example.com"), ("bob", "bob@example.com")] {
+        register(&pool, &keys, id, email).await;
+    }
+    for work in ["Acme", "Initech", "Globex"] {
+        change_work(&pool, &keys, work).await;
+    }
+    for (table, batch) in [("one_by_one", 1), ("all_at_once", 1000)] {
+        sqlx::query(&format!(
+            "CREATE TABLE {table} (LIKE user_table INCLUDING ALL)"
+        ))
+        .execute(&pool)
+        .await
+        .expect("scratch");
+        replay::rebuild(&pool, &Users::into_table(keys.clone(), table), batch)
+            .await
+            .expect("rebuild");
+    }
+
+    assert_eq!(
+        replay::differences(&pool, "one_by_one", "all_at_once")
+            .await
+            .expect("compare"),
+        Vec::<serde_json::Value>::new()
+    );
+    let (work, version, school): (Option<String>, i64, Option<String>) =
+        sqlx::query_as("SELECT work, version, school FROM all_at_once WHERE user_id = 'ann'")
+            .fetch_one(&pool)
+            .await
+            .expect("ann");
+    // Registration, its policy event, the school and three changes of work.
+    assert_eq!(
+        (work.as_deref(), version, school.as_deref()),
+        (Some("Globex"), 6, Some("MIT"))
+    );
+}

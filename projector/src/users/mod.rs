@@ -2,16 +2,25 @@
 //! values opened (an erased value becomes NULL). Sharing-policy events have their own
 //! view (`policies`); here they only count, so `version` stays the user's event count.
 //! The notices of user events are the `notices` projection's.
+//!
+//! A batch of events is applied in two statements ([`row`]): the rows of the users it
+//! touches are read, each event is folded into its row in memory, in feed order, and the
+//! rows are written back with one `INSERT … SELECT FROM UNNEST … ON CONFLICT`. A rebuild
+//! then costs two round trips per thousand events instead of one per event.
 
 use async_trait::async_trait;
-use domain::user::{ProfileField, ProfileUpdated, UserEvent, UserRegistered, AGGREGATE_TYPE};
+use domain::user::{ProfileField, ProfileUpdated, UserEvent, AGGREGATE_TYPE};
 use event_bus::Addressed;
 use event_store::codec::{self, Upcasters};
 use event_store::StoredEvent;
-use personal_data::{Keys, Sealed};
-use sqlx::{PgConnection, Postgres, QueryBuilder};
+use personal_data::Keys;
+use sqlx::PgConnection;
+
+use self::row::UserRow;
 
 use crate::{Projection, ProjectionError};
+
+mod row;
 
 /// The projection's name (its checkpoint row).
 pub const NAME: &str = "users";
@@ -41,87 +50,6 @@ impl Users {
             table: table.to_owned(),
         }
     }
-
-    async fn open(&self, sealed: Option<&Sealed>) -> Result<Option<String>, ProjectionError> {
-        Ok(self.keys.open_optional(sealed).await?)
-    }
-
-    async fn registered(
-        &self,
-        tx: &mut PgConnection,
-        e: &UserRegistered,
-        event: &StoredEvent,
-    ) -> Result<(), ProjectionError> {
-        let sql = format!(
-            "INSERT INTO {} (user_id, email, first_name, last_name, registered_at, updated_at, last_position, version)
-             VALUES ($1, $2, $3, $4, $5, $5, $6, 1)",
-            self.table
-        );
-        sqlx::query(&sql)
-            .bind(e.user_id.as_str())
-            .bind(self.open(Some(&e.email)).await?)
-            .bind(self.open(Some(&e.first_name)).await?)
-            .bind(self.open(Some(&e.last_name)).await?)
-            .bind(e.registered_at)
-            .bind(event.position)
-            .execute(tx)
-            .await?;
-        Ok(())
-    }
-
-    /// Updates the changed columns.
-    async fn updated(
-        &self,
-        tx: &mut PgConnection,
-        e: &ProfileUpdated,
-        event: &StoredEvent,
-    ) -> Result<(), ProjectionError> {
-        let mut sql: QueryBuilder<Postgres> = QueryBuilder::new(format!(
-            "UPDATE {} SET version = version + 1, updated_at = ",
-            self.table
-        ));
-        sql.push_bind(e.updated_at)
-            .push(", last_position = ")
-            .push_bind(event.position);
-        for (column, value) in [("first_name", &e.first_name), ("last_name", &e.last_name)] {
-            if let Some(sealed) = value {
-                sql.push(format!(", {column} = "))
-                    .push_bind(self.open(Some(sealed)).await?);
-            }
-        }
-        if let Some(public) = e.email_public {
-            sql.push(", email_public = ").push_bind(public);
-        }
-        for (column, field) in fields(e) {
-            if let Some(ProfileField { value, public }) = field {
-                sql.push(format!(", {column} = "))
-                    .push_bind(self.open(value.as_ref()).await?);
-                sql.push(format!(", {column}_public = ")).push_bind(*public);
-            }
-        }
-        if let Some(description) = &e.description {
-            sql.push(", description = ")
-                .push_bind(self.open(description.value.as_ref()).await?);
-        }
-        sql.push(" WHERE user_id = ")
-            .push_bind(event.aggregate_id.as_str());
-        sql.build().execute(tx).await?;
-        Ok(())
-    }
-
-    /// Counts an event this view shows nothing of.
-    async fn counted(&self, tx: &mut PgConnection, event: &StoredEvent) -> Result<(), sqlx::Error> {
-        let sql = format!(
-            "UPDATE {} SET version = version + 1, last_position = $1 WHERE user_id = $2",
-            self.table
-        );
-        sqlx::query(&sql)
-            .bind(event.position)
-            .bind(&event.aggregate_id)
-            .execute(tx)
-            .await?;
-        Ok(())
-    }
 }
 
 /// The profile fields with a visibility of their own, by column name.
@@ -150,23 +78,56 @@ impl Projection for Users {
         tx: &mut PgConnection,
         event: &StoredEvent,
     ) -> Result<Vec<Addressed>, ProjectionError> {
-        let decoded = codec::decode_stored::<UserEvent>(
-            event,
-            AGGREGATE_TYPE,
-            &self.upcasters,
-            UserEvent::current_version,
-        )?;
-        let Some(decoded) = decoded else {
-            return Ok(vec![]);
-        };
-        match decoded {
-            UserEvent::Registered(e) => self.registered(tx, &e, event).await?,
-            UserEvent::ProfileUpdated(e) => self.updated(tx, &e, event).await?,
-            UserEvent::SharingPolicySet(_)
-            | UserEvent::ShareModeSet(_)
-            | UserEvent::DomainShared(_)
-            | UserEvent::DomainUnshared(_) => self.counted(tx, event).await?,
+        self.apply_batch(tx, std::slice::from_ref(event)).await
+    }
+
+    /// Loads the rows of the users the batch touches, folds each event into its row in
+    /// feed order, and writes the rows back: two statements, however many events.
+    async fn apply_batch(
+        &self,
+        tx: &mut PgConnection,
+        events: &[StoredEvent],
+    ) -> Result<Vec<Addressed>, ProjectionError> {
+        let mut decoded = Vec::with_capacity(events.len());
+        for event in events {
+            let user_event = codec::decode_stored::<UserEvent>(
+                event,
+                AGGREGATE_TYPE,
+                &self.upcasters,
+                UserEvent::current_version,
+            )?;
+            if let Some(user_event) = user_event {
+                decoded.push((event, user_event));
+            }
         }
+        if decoded.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut ids: Vec<&str> = decoded
+            .iter()
+            .map(|(e, _)| e.aggregate_id.as_str())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut rows = row::load(tx, &self.table, &ids).await?;
+        for (event, user_event) in decoded {
+            let position = event.position;
+            if let UserEvent::Registered(e) = &user_event {
+                let registered = UserRow::registered(&self.keys, e, position).await?;
+                rows.insert(event.aggregate_id.clone(), registered);
+                continue;
+            }
+            // Events of a user with no row change nothing, as an UPDATE would.
+            let Some(row) = rows.get_mut(&event.aggregate_id) else {
+                continue;
+            };
+            match &user_event {
+                UserEvent::ProfileUpdated(e) => row.updated(&self.keys, e, position).await?,
+                _ => row.counted(position),
+            }
+        }
+        let rows: Vec<UserRow> = rows.into_values().collect();
+        row::write(tx, &self.table, &rows).await?;
         Ok(vec![])
     }
 }
