@@ -255,22 +255,25 @@ async fn next_json(ws: &mut Ws) -> Value {
     }
 }
 
-/// Waits until the users view has applied every event committed so far.
+/// Waits until every projection (views and notices) has applied every event committed so
+/// far: the notices projection runs apart from the views and may come last.
 pub async fn wait_for_views(pool: &sqlx::PgPool, limit: Duration) {
     let target = event_store::FeedReader::new(pool.clone())
         .last_committed()
         .await
         .expect("last committed");
-    eventually(
-        limit,
-        "the users view to reach the last committed event",
-        || async {
-            let mut conn = pool.acquire().await.ok()?;
-            let checkpoint = event_store::checkpoint::load(&mut conn, "users")
-                .await
-                .ok()?;
-            (checkpoint.cursor >= target).then_some(())
-        },
-    )
-    .await;
+    let projections = projector::all(personal_data::Keys::new(pool.clone()));
+    for projection in projections {
+        let name = projection.name();
+        eventually(
+            limit,
+            "every projection to reach the last committed event",
+            || async {
+                let mut conn = pool.acquire().await.ok()?;
+                let checkpoint = event_store::checkpoint::load(&mut conn, name).await.ok()?;
+                (checkpoint.cursor >= target).then_some(())
+            },
+        )
+        .await;
+    }
 }
