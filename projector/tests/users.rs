@@ -360,3 +360,68 @@ async fn a_batch_folded_at_once_equals_its_events_applied_one_by_one(pool: PgPoo
         (Some("Globex"), 6, Some("MIT"))
     );
 }
+
+/// A projection added to a system that is running (relay and other projections live, history
+/// in the store) builds its view from the whole history, then follows what comes after.
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn a_projection_added_to_a_running_system_builds_from_the_whole_history(pool: PgPool) {
+    let nats = TestNats::start().expect("nats");
+    let client = async_nats::connect(nats.url()).await.expect("connect");
+    let keys = Keys::new(pool.clone());
+    for (id, email) in [("ann", "ann@example.com"), ("bob", "bob@example.com")] {
+        register(&pool, &keys, id, email).await;
+    }
+    let _running = start_pipeline(&pool, &client);
+    wait_until_caught_up(&pool).await;
+
+    // Added now: the sharing-policy view, never run on this database.
+    let own_pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .connect_lazy(&testkit::database_url(&pool))
+        .expect("pool");
+    let added = Arc::new(projector::policies::Policies::new());
+    let (_stop, stopped) = oneshot::channel::<()>();
+    let runner = Runner::new(own_pool, client.clone(), added, Config::default());
+    tokio::spawn(runner.run(async move { drop(stopped.await) }));
+    register(&pool, &keys, "cy", "cy@example.com").await;
+
+    let target = FeedReader::new(pool.clone())
+        .last_committed()
+        .await
+        .expect("last committed");
+    eventually(
+        Duration::from_secs(20),
+        "the added view to catch up",
+        || async {
+            let mut conn = pool.acquire().await.ok()?;
+            let checkpoint = event_store::checkpoint::load(&mut conn, "policies")
+                .await
+                .ok()?;
+            (checkpoint.cursor >= target).then_some(())
+        },
+    )
+    .await;
+    let users: Vec<(String,)> =
+        sqlx::query_as("SELECT user_id FROM sharing_policy ORDER BY user_id")
+            .fetch_all(&pool)
+            .await
+            .expect("policies");
+    assert_eq!(users, [("ann".into(),), ("bob".into(),), ("cy".into(),)]);
+    sqlx::query("CREATE TABLE policy_replay (LIKE sharing_policy INCLUDING ALL)")
+        .execute(&pool)
+        .await
+        .expect("scratch");
+    replay::rebuild(
+        &pool,
+        &projector::policies::Policies::into_table("policy_replay"),
+        100,
+    )
+    .await
+    .expect("rebuild");
+    assert_eq!(
+        replay::differences(&pool, "sharing_policy", "policy_replay")
+            .await
+            .expect("compare"),
+        Vec::<serde_json::Value>::new()
+    );
+}
