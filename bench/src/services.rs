@@ -162,6 +162,42 @@ async fn serve(options: PgConnectOptions) -> anyhow::Result<(String, String)> {
     Ok(urls)
 }
 
+/// The query API's router on `pool` in this process, with no listener: requests go in
+/// through `tower`, so what a request costs without HTTP can be timed.
+pub async fn query_router(pool: &PgPool) -> anyhow::Result<axum::Router> {
+    let config = AuthConfig {
+        hs256_secret: Some(DEV_HS256_SECRET.into()),
+        ..Default::default()
+    };
+    let verifier = Verifier::new(&config).await?;
+    let state = query_api::AppState::new(
+        pool.clone(),
+        verifier,
+        query_api::Config::new("127.0.0.1:0".parse()?),
+    );
+    Ok(query_api::router(state))
+}
+
+/// `GET path` as `user` through `router` in this process, timed to the answer's last byte.
+pub async fn timed_in_process(
+    router: &axum::Router,
+    user: &str,
+    path: &str,
+) -> anyhow::Result<Duration> {
+    use tower::ServiceExt;
+    let token = mint_dev_token(DEV_HS256_SECRET, user, Duration::from_secs(3600), false)?;
+    let request = axum::http::Request::get(path)
+        .header("authorization", format!("Bearer {token}"))
+        .body(axum::body::Body::empty())?;
+    let started = Instant::now();
+    let response = router.clone().oneshot(request).await?;
+    let status = response.status();
+    axum::body::to_bytes(response.into_body(), usize::MAX).await?;
+    let took = started.elapsed();
+    anyhow::ensure!(status == StatusCode::OK, "{path}: {status}");
+    Ok(took)
+}
+
 async fn answer(response: reqwest::Response, what: &str) -> anyhow::Result<Value> {
     let status = response.status();
     let bytes = response

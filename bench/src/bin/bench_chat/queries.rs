@@ -44,6 +44,23 @@ pub async fn run(pool: &PgPool, apis: &Apis, config: &Config) -> anyhow::Result<
         },
     )
     .await?;
+    // The same request without HTTP: the query API's router called in this process.
+    let router = bench::services::query_router(pool).await?;
+    let list_path = "/v1/conversations?limit=20";
+    let (list_in_process, list_sql_again) = paired(
+        n,
+        || bench::services::timed_in_process(&router, READER, list_path),
+        || {
+            bare(
+                sqlx::query(CONVERSATIONS)
+                    .bind(READER)
+                    .bind(i64::MAX)
+                    .bind(20_i64)
+                    .fetch_all(pool),
+            )
+        },
+    )
+    .await?;
     let page_path = format!("/v1/conversations/{middle}/messages?limit=50");
     let (page_http, page_sql) = paired(
         n,
@@ -76,6 +93,11 @@ pub async fn run(pool: &PgPool, apis: &Apis, config: &Config) -> anyhow::Result<
         text.push_str(&row(&format!("bare SQL: {what} (baseline)"), sql, sql));
         text.push_str(&row(&format!("HTTP GET: {what}"), http, sql));
     }
+    text.push_str(&row(
+        "list without HTTP: the router in-process (to its bare SQL)",
+        &list_in_process,
+        &list_sql_again,
+    ));
     text.push_str(&row(
         "HTTP GET /healthz: the HTTP round trip alone (to list SQL)",
         &floor,
