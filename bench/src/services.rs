@@ -162,6 +162,68 @@ async fn serve(options: PgConnectOptions) -> anyhow::Result<(String, String)> {
     Ok(urls)
 }
 
+/// A minimal HTTP/1.1 client on one kept-alive connection, as load tools such as `wrk` are:
+/// it writes a request and reads the answer, with no connection pool or task of its own,
+/// so a timing holds the service's work and the round trip, not a client library's.
+pub struct RawClient {
+    stream: tokio::io::BufStream<tokio::net::TcpStream>,
+    token: String,
+}
+
+impl RawClient {
+    /// A connection to the query API, as `user`.
+    pub async fn connect(apis: &Apis, user: &str) -> anyhow::Result<Self> {
+        let addr = apis
+            .queries
+            .strip_prefix("http://")
+            .context("query API address")?;
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let token = mint_dev_token(DEV_HS256_SECRET, user, Duration::from_secs(3600), false)?;
+        Ok(Self {
+            stream: tokio::io::BufStream::new(stream),
+            token,
+        })
+    }
+
+    /// `GET path`, timed from writing the request to the answer's last byte; fails unless
+    /// the answer is `200` with a `Content-Length` body.
+    pub async fn timed_get(&mut self, path: &str) -> anyhow::Result<Duration> {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {}\r\n\r\n",
+            self.token
+        );
+        let started = Instant::now();
+        self.stream.write_all(request.as_bytes()).await?;
+        self.stream.flush().await?;
+        let (mut status, mut length, mut line) = (String::new(), None, String::new());
+        self.stream.read_line(&mut status).await?;
+        loop {
+            line.clear();
+            self.stream.read_line(&mut line).await?;
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = Some(value.trim().parse::<usize>()?);
+                }
+            }
+        }
+        let mut body = vec![0; length.context("an answer without Content-Length")?];
+        self.stream.read_exact(&mut body).await?;
+        let took = started.elapsed();
+        anyhow::ensure!(
+            status.starts_with("HTTP/1.1 200"),
+            "{path}: {}",
+            status.trim_end()
+        );
+        Ok(took)
+    }
+}
+
 /// The query API's router on `pool` in this process, with no listener: requests go in
 /// through `tower`, so what a request costs without HTTP can be timed.
 pub async fn query_router(pool: &PgPool) -> anyhow::Result<axum::Router> {

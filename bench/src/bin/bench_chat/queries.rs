@@ -26,13 +26,19 @@ pub async fn run(pool: &PgPool, apis: &Apis, config: &Config) -> anyhow::Result<
         per_conversation * config.conversations,
         started.elapsed().as_secs_f64()
     ))?;
-    let caller = apis.as_user(READER)?;
+    let client = tokio::sync::Mutex::new(bench::services::RawClient::connect(apis, READER).await?);
     let n = config.queries;
     let before = (per_conversation / 2).max(1);
 
     let (list_http, list_sql) = paired(
         n,
-        || caller.timed_query("/v1/conversations?limit=20"),
+        || async {
+            client
+                .lock()
+                .await
+                .timed_get("/v1/conversations?limit=20")
+                .await
+        },
         || {
             bare(
                 sqlx::query(CONVERSATIONS)
@@ -64,14 +70,14 @@ pub async fn run(pool: &PgPool, apis: &Apis, config: &Config) -> anyhow::Result<
     let page_path = format!("/v1/conversations/{middle}/messages?limit=50");
     let (page_http, page_sql) = paired(
         n,
-        || caller.timed_query(&page_path),
+        || async { client.lock().await.timed_get(&page_path).await },
         || bare(messages(&middle, i64::MAX).fetch_all(pool)),
     )
     .await?;
     let older_path = format!("{page_path}&before={before}");
     let (older_http, older_sql) = paired(
         n,
-        || caller.timed_query(&older_path),
+        || async { client.lock().await.timed_get(&older_path).await },
         || bare(messages(&middle, before).fetch_all(pool)),
     )
     .await?;
@@ -79,7 +85,7 @@ pub async fn run(pool: &PgPool, apis: &Apis, config: &Config) -> anyhow::Result<
     // What HTTP alone costs here: a request that reads nothing (no token, no SQL).
     let (floor, _) = paired(
         n,
-        || caller.timed_query("/healthz"),
+        || async { client.lock().await.timed_get("/healthz").await },
         || async { Ok(Duration::ZERO) },
     )
     .await?;
