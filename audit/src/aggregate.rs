@@ -208,10 +208,10 @@ fn fold<A: Aggregate + Serialize>(
 ) -> Result<Value, AggregateError> {
     let mut state = A::default();
     for event in events {
-        let decoded: A::Event = codec::decode(
+        let decoded: A::Event = codec::decode_ref(
             &event.event_type,
             &event.event_version,
-            event.payload.clone(),
+            &event.payload,
             upcasters,
             current_version,
         )?;

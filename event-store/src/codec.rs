@@ -6,7 +6,9 @@
 //! fields and nothing of Rust's naming leaks into the history.
 
 use cqrs_es::DomainEvent;
-use serde_json::{json, Value};
+use serde_json::Value;
+
+mod tagged;
 
 /// An event that could not be turned into or out of its stored form.
 #[derive(Debug, thiserror::Error)]
@@ -119,21 +121,68 @@ pub fn decode<E: DomainEvent>(
     current_version: impl Fn(&str) -> Option<String>,
 ) -> Result<E, CodecError> {
     let (version, payload) = upcasters.upcast(event_type, event_version.to_owned(), payload);
-    if let Some(current) = current_version(event_type) {
-        if current != version {
-            return Err(CodecError::UnknownVersion {
-                event_type: event_type.to_owned(),
-                event_version: event_version.to_owned(),
-                current,
-            });
-        }
+    check_version(event_type, event_version, &version, current_version)?;
+    from_parts(event_type, event_version, &payload)
+}
+
+/// [`decode`] of a payload that stays where it is: it is read in place, and copied only
+/// when an upcaster has to change it.
+pub fn decode_ref<E: DomainEvent>(
+    event_type: &str,
+    event_version: &str,
+    payload: &Value,
+    upcasters: &Upcasters,
+    current_version: impl Fn(&str) -> Option<String>,
+) -> Result<E, CodecError> {
+    let current = current_version(event_type);
+    if current
+        .as_deref()
+        .is_none_or(|current| current == event_version)
+    {
+        return from_parts(event_type, event_version, payload);
     }
-    serde_json::from_value(json!({ "type": event_type, "data": payload })).map_err(|source| {
-        CodecError::Decode {
+    decode(
+        event_type,
+        event_version,
+        payload.clone(),
+        upcasters,
+        |_| current.clone(),
+    )
+}
+
+fn check_version(
+    event_type: &str,
+    event_version: &str,
+    version: &str,
+    current_version: impl Fn(&str) -> Option<String>,
+) -> Result<(), CodecError> {
+    match current_version(event_type) {
+        Some(current) if current != version => Err(CodecError::UnknownVersion {
             event_type: event_type.to_owned(),
             event_version: event_version.to_owned(),
-            source,
-        }
+            current,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The event of type `event_type` whose fields are `payload`: the enum is read from a
+/// map of `type` then `data`, in that order, so serde takes the variant from the tag and
+/// reads the payload once, in place (a `{"type", "data"}` object would list `data` first
+/// and make serde buffer a copy of it).
+fn from_parts<E: DomainEvent>(
+    event_type: &str,
+    event_version: &str,
+    payload: &Value,
+) -> Result<E, CodecError> {
+    E::deserialize(tagged::Tagged {
+        event_type,
+        payload,
+    })
+    .map_err(|source| CodecError::Decode {
+        event_type: event_type.to_owned(),
+        event_version: event_version.to_owned(),
+        source,
     })
 }
 
@@ -149,13 +198,103 @@ pub fn decode_stored<E: DomainEvent>(
     if event.aggregate_type != aggregate_type {
         return Ok(None);
     }
-    let payload = event.payload.clone();
-    decode(
+    decode_ref(
         &event.event_type,
         &event.event_version,
-        payload,
+        &event.payload,
         upcasters,
         current_version,
     )
     .map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::{Deserialize, Serialize};
+    use serde_json::json;
+
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(tag = "type", content = "data")]
+    enum Sample {
+        #[serde(rename = "sample.named")]
+        Named { name: String },
+        #[serde(rename = "sample.counted")]
+        Counted { count: u32 },
+    }
+
+    impl DomainEvent for Sample {
+        fn event_type(&self) -> String {
+            match self {
+                Self::Named { .. } => "sample.named",
+                Self::Counted { .. } => "sample.counted",
+            }
+            .to_owned()
+        }
+
+        fn event_version(&self) -> String {
+            "2".to_owned()
+        }
+    }
+
+    fn current(event_type: &str) -> Option<String> {
+        event_type.starts_with("sample.").then(|| "2".to_owned())
+    }
+
+    /// v1 of `sample.named` called the field `title`.
+    fn upcasters() -> Upcasters {
+        Upcasters::of(&[("sample.named", "1", "2", |mut v| {
+            if let Some(title) = v.as_object_mut().and_then(|o| o.remove("title")) {
+                v["name"] = title;
+            }
+            v
+        })])
+    }
+
+    #[test]
+    fn a_stored_event_decodes_in_place_to_what_was_encoded() {
+        for event in [
+            Sample::Named { name: "ann".into() },
+            Sample::Counted { count: 3 },
+        ] {
+            let stored = encode(&event).expect("encode");
+            let decoded: Sample = decode_ref(
+                &stored.event_type,
+                &stored.event_version,
+                &stored.payload,
+                &upcasters(),
+                current,
+            )
+            .expect("decode");
+            assert_eq!(decoded, event);
+        }
+    }
+
+    #[test]
+    fn an_old_version_is_upcast_and_an_unknown_one_refused() {
+        let old = json!({ "title": "bob" });
+        let decoded: Sample =
+            decode_ref("sample.named", "1", &old, &upcasters(), current).expect("upcast");
+        assert_eq!(decoded, Sample::Named { name: "bob".into() });
+        assert_eq!(
+            old,
+            json!({ "title": "bob" }),
+            "the stored payload is not changed"
+        );
+        let unknown = decode_ref::<Sample>("sample.named", "9", &old, &upcasters(), current);
+        assert!(matches!(unknown, Err(CodecError::UnknownVersion { .. })));
+    }
+
+    #[test]
+    fn a_payload_that_does_not_fit_its_type_is_a_decode_error() {
+        let wrong = json!({ "count": "three" });
+        let decoded = decode_ref::<Sample>("sample.counted", "2", &wrong, &upcasters(), current);
+        assert!(
+            matches!(decoded, Err(CodecError::Decode { .. })),
+            "{decoded:?}"
+        );
+        let unknown_type = decode_ref::<Sample>("sample.other", "2", &wrong, &upcasters(), current);
+        assert!(matches!(unknown_type, Err(CodecError::Decode { .. })));
+    }
 }

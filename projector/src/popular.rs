@@ -158,10 +158,10 @@ impl Projection for Popular {
         if event.aggregate_type != share::AGGREGATE_TYPE {
             return Ok(vec![]);
         }
-        let decoded: ShareEvent = codec::decode(
+        let decoded: ShareEvent = codec::decode_ref(
             &event.event_type,
             &event.event_version,
-            event.payload.clone(),
+            &event.payload,
             &self.upcasters,
             ShareEvent::current_version,
         )?;

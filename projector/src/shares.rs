@@ -174,10 +174,10 @@ impl Projection for Shares {
         let (kind, version, payload) = (&event.event_type, &event.event_version, &event.payload);
         match event.aggregate_type.as_str() {
             share::AGGREGATE_TYPE => {
-                let decoded: ShareEvent = codec::decode(
+                let decoded: ShareEvent = codec::decode_ref(
                     kind,
                     version,
-                    payload.clone(),
+                    payload,
                     &self.upcasters,
                     ShareEvent::current_version,
                 )?;
@@ -186,10 +186,10 @@ impl Projection for Shares {
                 Ok(vec![])
             }
             inbox::AGGREGATE_TYPE => {
-                let decoded: InboxEvent = codec::decode(
+                let decoded: InboxEvent = codec::decode_ref(
                     kind,
                     version,
-                    payload.clone(),
+                    payload,
                     &self.upcasters,
                     InboxEvent::current_version,
                 )?;
