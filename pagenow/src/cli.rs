@@ -216,6 +216,12 @@ pub struct PushArgs {
     /// How long notices are kept for recovery (hours); older ones are deleted.
     #[arg(long, env = "PUSH_RETENTION_HOURS", default_value_t = 168)]
     pub push_retention_hours: u64,
+    /// A user with no presence report or heartbeat for this long is offline (ms).
+    #[arg(long, env = "PUSH_PRESENCE_TIMEOUT_MS", default_value_t = 60_000)]
+    pub push_presence_timeout_ms: u64,
+    /// How often the leading push node looks for expired presences (ms).
+    #[arg(long, env = "PUSH_PRESENCE_SWEEP_MS", default_value_t = 5_000)]
+    pub push_presence_sweep_ms: u64,
 }
 
 impl PushArgs {
@@ -230,6 +236,8 @@ impl PushArgs {
             max_sockets: self.push_max_sockets,
             max_recovery: self.push_max_recovery,
             retention: Duration::from_secs(self.push_retention_hours.saturating_mul(3600)),
+            presence_timeout: Duration::from_millis(self.push_presence_timeout_ms),
+            presence_sweep_interval: Duration::from_millis(self.push_presence_sweep_ms),
             ..push::Config::new(addr)
         }
     }

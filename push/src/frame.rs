@@ -8,11 +8,19 @@
 //!   be sent: the client refetches its views ([`ResyncReason`]);
 //! - `{"type":"ready","user_id":"…"}`, once, after the missed notices (or `resync`):
 //!   every notice from then on reaches this socket;
-//! - `{"type":"pong"}`, the answer to a client's `{"type":"ping"}`.
+//! - `{"type":"pong"}`, the answer to a client's `{"type":"ping"}`;
+//! - `{"type":"presence","user_id","state","url","title","at"}`, live, when a friend's
+//!   presence changes (`url` and `title` only when `online`; `private` may carry
+//!   `last_shared`; `offline` has none of them nor `at`). It carries no position:
+//!   presence is not part of the recoverable history;
+//! - `{"type":"error","code","message"}` when a presence frame was refused
+//!   (`presence.invalid_url`, `presence.invalid_title`, `presence.unknown`, …).
 //!
-//! The client may send `{"type":"ping"}`; other text frames are ignored for now
-//! (presence will use them). Any frame, ping or not, shows the client is alive.
+//! The client may send `{"type":"ping"}`, `{"type":"presence","url":"…","title":"…"}`
+//! and `{"type":"heartbeat"}`; other text frames are ignored. Any frame shows the
+//! client is alive.
 
+use ::presence::Seen;
 use axum::extract::ws::{close_code, CloseFrame, Utf8Bytes};
 use event_bus::Notice;
 use serde::{Deserialize, Serialize};
@@ -35,6 +43,10 @@ pub enum ServerFrame {
     },
     /// The answer to a client's `ping`.
     Pong,
+    /// A friend's presence changed (see `crate::presence`).
+    Presence(Seen),
+    /// A client frame was refused, with the same code HTTP would answer.
+    Error { code: String, message: String },
 }
 
 /// Why a socket that asked for recovery gets `resync` instead of the missed notices.
@@ -58,6 +70,14 @@ pub enum ResyncReason {
 pub enum ClientFrame {
     /// A heartbeat; answered with `pong`.
     Ping,
+    /// The page the user is on now.
+    Presence {
+        url: String,
+        #[serde(default)]
+        title: String,
+    },
+    /// The user is still on the page last reported: its presence is refreshed.
+    Heartbeat,
 }
 
 impl ClientFrame {
@@ -147,6 +167,17 @@ mod tests {
             Some(ClientFrame::Ping)
         );
         assert_eq!(ClientFrame::parse(r#"{"type":"presence"}"#), None);
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":"presence","url":"https://a.com/"}"#),
+            Some(ClientFrame::Presence {
+                url: "https://a.com/".into(),
+                title: String::new()
+            })
+        );
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":"heartbeat"}"#),
+            Some(ClientFrame::Heartbeat)
+        );
         assert_eq!(ClientFrame::parse("ping"), None);
     }
 }

@@ -12,7 +12,9 @@
 //!
 //! Several nodes need nothing more than this: each subscribes only to the users it holds
 //! sockets for, and a client whose node stops reconnects to another with `since`.
-//! Presence will read the client's text frames and live beside `sessions`.
+//! Presence (the page each user is on, kept in a NATS key-value bucket, never in the
+//! event store) is reported over the socket or HTTP and pushed live to friends: see
+//! [`presence`] (the module) and the `presence` crate.
 //!
 //! Modules:
 //! - [`frame`]: the socket protocol, the frames each side sends and the close codes;
@@ -23,12 +25,15 @@
 //! - `outbox`: a socket's bounded queue of outgoing frames;
 //! - `keepalive`: pings, and noticing a silent client;
 //! - `sessions`: the sessions of this node as a whole: limits, and closing (`1001`) on
-//!   shutdown.
+//!   shutdown;
+//! - [`presence`]: presence reports, the friends query, live presence frames and the
+//!   offline sweeper.
 
 pub mod frame;
 mod history;
 mod keepalive;
 mod outbox;
+pub mod presence;
 mod recovery;
 mod routes;
 mod sessions;
@@ -38,6 +43,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use ::presence::PresenceStore;
 use auth::Verifier;
 use axum::extract::FromRef;
 use axum::Router;
@@ -45,6 +51,7 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 
 use crate::history::History;
+use crate::presence::Presences;
 use crate::sessions::Sessions;
 
 /// How often a socket is pinged when the configuration does not say.
@@ -74,6 +81,13 @@ pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 /// How often expired notices are deleted when the configuration does not say.
 pub const DEFAULT_CLEANUP_INTERVAL: Duration = Duration::from_secs(3600);
 
+/// How long a user with no presence report or heartbeat stays online when the
+/// configuration does not say.
+pub const DEFAULT_PRESENCE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How often expired presences are looked for when the configuration does not say.
+pub const DEFAULT_PRESENCE_SWEEP_INTERVAL: Duration = Duration::from_secs(5);
+
 /// How the push service runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
@@ -101,6 +115,13 @@ pub struct Config {
     pub retention: Duration,
     /// How often this node deletes notices older than `retention`. Must not be zero.
     pub cleanup_interval: Duration,
+    /// A user with no presence report or heartbeat for this long is offline: the
+    /// presence bucket's `max_age`, shared by every node (the last one started sets it).
+    /// Must not be zero.
+    pub presence_timeout: Duration,
+    /// How often the leading node looks for expired presences to tell friends about;
+    /// an offline notice comes up to this long after the timeout. Must not be zero.
+    pub presence_sweep_interval: Duration,
 }
 
 impl Config {
@@ -117,6 +138,8 @@ impl Config {
             max_recovery: DEFAULT_MAX_RECOVERY,
             retention: DEFAULT_RETENTION,
             cleanup_interval: DEFAULT_CLEANUP_INTERVAL,
+            presence_timeout: DEFAULT_PRESENCE_TIMEOUT,
+            presence_sweep_interval: DEFAULT_PRESENCE_SWEEP_INTERVAL,
         }
     }
 
@@ -134,6 +157,9 @@ impl Config {
         if self.cleanup_interval.is_zero() {
             return Some("the cleanup interval must not be zero");
         }
+        if self.presence_timeout.is_zero() || self.presence_sweep_interval.is_zero() {
+            return Some("the presence timeout and sweep interval must not be zero");
+        }
         None
     }
 }
@@ -148,14 +174,24 @@ pub struct AppState {
     history: History,
     #[from_ref(skip)]
     sessions: Sessions,
+    #[from_ref(skip)]
+    presences: Presences,
 }
 
 impl AppState {
     /// The state of a push node delivering what `nats` carries, and recovering from the
-    /// history in `pool`, to the callers whose tokens `verifier` accepts.
-    pub fn new(config: Config, pool: PgPool, nats: async_nats::Client, verifier: Verifier) -> Self {
+    /// history in `pool`, to the callers whose tokens `verifier` accepts; presence is
+    /// kept in `store`.
+    pub fn new(
+        config: Config,
+        pool: PgPool,
+        nats: async_nats::Client,
+        verifier: Verifier,
+        store: PresenceStore,
+    ) -> Self {
         Self {
             verifier,
+            presences: Presences::new(store, pool.clone(), nats.clone()),
             nats,
             config,
             history: History::new(pool),
@@ -166,7 +202,8 @@ impl AppState {
 
 /// Every route of the push service, wrapped in the shared layers.
 pub fn router(state: AppState) -> Router {
-    http_api::layers::standard(routes::routes()).with_state(state)
+    let routes = routes::routes().merge(presence::routes::routes());
+    http_api::layers::standard(routes).with_state(state)
 }
 
 /// A bound push service, ready to serve.
@@ -177,12 +214,16 @@ pub struct App {
     sessions: Sessions,
     history: History,
     config: Config,
+    pool: PgPool,
+    store: PresenceStore,
+    presences: Presences,
 }
 
-/// Binds `config.addr` and builds the router; nothing is served until [`App::run`].
+/// Binds `config.addr`, creates or opens the presence bucket and builds the router;
+/// nothing is served until [`App::run`].
 ///
 /// Fails with [`std::io::ErrorKind::InvalidInput`] when `config` is inconsistent (see
-/// each field of [`Config`]).
+/// each field of [`Config`]), and with another error when the bucket cannot be made.
 pub async fn build(
     config: Config,
     pool: PgPool,
@@ -201,8 +242,12 @@ pub async fn build(
     let listener = TcpListener::bind(config.addr).await?;
     let local_addr = listener.local_addr()?;
     tracing::info!(http.addr = %local_addr, "push service bound");
-    let state = AppState::new(config, pool, nats, verifier);
+    let store = PresenceStore::open(nats.clone(), config.presence_timeout)
+        .await
+        .map_err(std::io::Error::other)?;
+    let state = AppState::new(config, pool.clone(), nats, verifier, store.clone());
     let (sessions, history) = (state.sessions.clone(), state.history.clone());
+    let presences = state.presences.clone();
     Ok(App {
         listener,
         local_addr,
@@ -210,6 +255,9 @@ pub async fn build(
         sessions,
         history,
         config,
+        pool,
+        store,
+        presences,
     })
 }
 
@@ -219,8 +267,9 @@ impl App {
         self.local_addr
     }
 
-    /// Serves, and deletes expired notices every `cleanup_interval`, until `shutdown`
-    /// completes. Then it stops accepting, every socket gets a Close frame with code
+    /// Serves, deletes expired notices every `cleanup_interval` and, while this node
+    /// leads, tells friends who went offline every `presence_sweep_interval`, until
+    /// `shutdown` completes. Then it stops accepting, every socket gets a Close frame with code
     /// `1001` (going away), and it returns once each session has ended (a client that
     /// does not answer its Close holds it back a few seconds at most).
     pub async fn run(
@@ -235,6 +284,14 @@ impl App {
             self.config.cleanup_interval,
             async move { stopping.closing().await },
         ));
+        let sweeping = self.sessions.clone();
+        let sweeper = tokio::spawn(presence::sweeper::run(
+            self.pool,
+            self.store,
+            self.presences,
+            self.config.presence_sweep_interval,
+            async move { sweeping.closing().await },
+        ));
         let signal = async move {
             shutdown.await;
             tracing::info!("shutting down: closing every socket");
@@ -246,6 +303,9 @@ impl App {
         self.sessions.drain().await;
         if let Err(error) = cleanup.await {
             tracing::error!(error.cause = %error, "the notice cleanup panicked");
+        }
+        if let Err(error) = sweeper.await {
+            tracing::error!(error.cause = %error, "the presence sweeper panicked");
         }
         served
     }

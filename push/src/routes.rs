@@ -54,6 +54,7 @@ async fn open_socket(
         history: state.history,
         config: state.config,
         sessions: state.sessions,
+        presences: state.presences,
     };
     let response = upgrade
         .protocols([auth::WS_PROTOCOL])

@@ -5,8 +5,8 @@
 //! an HTTP answer rather than a socket it closes at once. axum's graceful shutdown does
 //! not wait for upgraded connections, so the sessions are tracked here too:
 //! [`App::run`](crate::App::run) cancels them once the shutdown signal fires and waits for
-//! each to have sent its Close frame. Presence (who is connected on this node) will live
-//! beside this.
+//! each to have sent its Close frame. Presence is not tracked per node: a user's
+//! presence is what they report, kept in the shared bucket (see `presence`).
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -6,8 +6,9 @@
 //!    `recovery`), holding the live notices that come meanwhile;
 //! 3. queue the missed notices (or `resync`), `ready`, then the held live notices less
 //!    the copies of recovered ones;
-//! 4. then, until the session ends: queue each live notice and ping, answer the client's
-//!    `ping`, and write the queue to the socket as fast as the client takes it;
+//! 4. then, until the session ends: queue each live notice, presence frame and ping,
+//!    answer the client's `ping`, record its presence reports and heartbeats (see
+//!    `presence`), and write the queue to the socket as fast as the client takes it;
 //! 5. close with a code that says why the session ended.
 //!
 //! The session never waits for the client to take a frame (see `outbox`): a slow client
@@ -29,6 +30,7 @@ use crate::frame::{ClientFrame, CloseReason, ResyncReason, ServerFrame};
 use crate::history::History;
 use crate::keepalive::{Keepalive, Tick};
 use crate::outbox::Outbox;
+use crate::presence::{presence_subject, Presences};
 use crate::recovery::{self, Reach, Recovery, Seam};
 use crate::sessions::Sessions;
 use crate::Config;
@@ -46,6 +48,7 @@ pub(crate) struct Session {
     pub(crate) history: History,
     pub(crate) config: Config,
     pub(crate) sessions: Sessions,
+    pub(crate) presences: Presences,
 }
 
 type Sink = SplitSink<WebSocket, Message>;
@@ -71,6 +74,13 @@ enum Event {
     Written(Result<(), axum::Error>),
     Client(Option<Result<Message, axum::Error>>),
     Notice(Option<async_nats::Message>),
+    Presence(Option<async_nats::Message>),
+}
+
+/// The user's live subscriptions: notices, and friends' presence.
+struct Live {
+    notices: Subscriber,
+    presence: Subscriber,
 }
 
 /// Runs the session on an upgraded socket until it ends, then closes the socket.
@@ -83,10 +93,12 @@ async fn serve(socket: WebSocket, session: Session) {
     tracing::info!(recovery.since = session.since, "socket opened");
     let (mut sink, mut stream) = socket.split();
     let end = match subscribe(&session).await {
-        Some(mut notices) => {
-            let end = deliver(&mut sink, &mut stream, &mut notices, &session).await;
-            if let Err(error) = notices.unsubscribe().await {
-                tracing::debug!(error.cause = %error, "unsubscribing from notices failed");
+        Some(mut live) => {
+            let end = deliver(&mut sink, &mut stream, &mut live, &session).await;
+            for subscriber in [&mut live.notices, &mut live.presence] {
+                if let Err(error) = subscriber.unsubscribe().await {
+                    tracing::debug!(error.cause = %error, "unsubscribing failed");
+                }
             }
             end
         }
@@ -96,20 +108,25 @@ async fn serve(socket: WebSocket, session: Session) {
     close(sink, stream, end, session.config.idle_timeout).await;
 }
 
-/// The user's notices, once the NATS server has the subscription.
-async fn subscribe(session: &Session) -> Option<Subscriber> {
-    let subject = event_bus::notice_subject(&session.user_id);
-    let notices = session
-        .nats
-        .subscribe(subject)
-        .await
-        .inspect_err(|error| tracing::warn!(error.cause = %error, "subscribing to notices failed"))
-        .ok()?;
+/// The user's notices and friends' presence, once the NATS server has the
+/// subscriptions.
+async fn subscribe(session: &Session) -> Option<Live> {
+    let notices = subscribe_to(session, event_bus::notice_subject(&session.user_id)).await?;
+    let presence = subscribe_to(session, presence_subject(&session.user_id)).await?;
     confirm(&session.nats)
         .await
         .inspect_err(|error| tracing::warn!(error.cause = %error, "NATS did not confirm"))
         .ok()?;
-    Some(notices)
+    Some(Live { notices, presence })
+}
+
+async fn subscribe_to(session: &Session, subject: String) -> Option<Subscriber> {
+    session
+        .nats
+        .subscribe(subject)
+        .await
+        .inspect_err(|error| tracing::warn!(error.cause = %error, "subscribing failed"))
+        .ok()
 }
 
 /// Waits for one round trip on the NATS connection. The server handles a connection's
@@ -124,13 +141,8 @@ async fn confirm(nats: &Client) -> Result<(), async_nats::RequestError> {
 }
 
 /// Recovers, says `ready`, then delivers live notices until the session ends.
-async fn deliver(
-    sink: &mut Sink,
-    stream: &mut Stream,
-    notices: &mut Subscriber,
-    session: &Session,
-) -> End {
-    let (mut outbox, mut seam) = match start(notices, session).await {
+async fn deliver(sink: &mut Sink, stream: &mut Stream, live: &mut Live, session: &Session) -> End {
+    let (mut outbox, mut seam) = match start(&mut live.notices, session).await {
         Ok(started) => started,
         Err(end) => return end,
     };
@@ -143,9 +155,14 @@ async fn deliver(
             tick = keepalive.next() => Event::Keepalive(tick),
             written = outbox.write(sink), if outbox.has_work() => Event::Written(written),
             frame = stream.next() => Event::Client(frame),
-            message = notices.next() => Event::Notice(message),
+            message = live.notices.next() => Event::Notice(message),
+            message = live.presence.next() => Event::Presence(message),
         };
-        if let ControlFlow::Break(end) = handle(event, &mut outbox, &mut seam, &mut keepalive) {
+        let flow = match event {
+            Event::Client(frame) => from_client(frame, &mut outbox, &mut keepalive, session).await,
+            event => handle(event, &mut outbox, &mut seam),
+        };
+        if let ControlFlow::Break(end) = flow {
             return end;
         }
     }
@@ -234,12 +251,7 @@ async fn recover_holding(
     }
 }
 
-fn handle(
-    event: Event,
-    outbox: &mut Outbox<Message>,
-    seam: &mut Seam,
-    keepalive: &mut Keepalive,
-) -> ControlFlow<End> {
+fn handle(event: Event, outbox: &mut Outbox<Message>, seam: &mut Seam) -> ControlFlow<End> {
     match event {
         Event::Shutdown => ControlFlow::Break(End::Closed(CloseReason::GoingAway)),
         Event::Keepalive(Tick::PingDue) => queue(outbox, Message::Ping(Default::default())),
@@ -249,8 +261,14 @@ fn handle(
             tracing::info!(error.cause = %error, "writing to the socket failed");
             ControlFlow::Break(End::Lost)
         }
-        Event::Client(frame) => from_client(frame, outbox, keepalive),
+        // Answered by `from_client`, which awaits presence reports.
+        Event::Client(_) => ControlFlow::Continue(()),
         Event::Notice(Some(message)) => queue_notice(&message, outbox, seam),
+        Event::Presence(Some(message)) => queue_presence(&message, outbox),
+        Event::Presence(None) => {
+            tracing::warn!("the presence subscription ended");
+            ControlFlow::Break(End::Closed(CloseReason::TryAgain))
+        }
         Event::Notice(None) => {
             tracing::warn!("the notice subscription ended");
             ControlFlow::Break(End::Closed(CloseReason::TryAgain))
@@ -258,12 +276,14 @@ fn handle(
     }
 }
 
-/// Any frame shows the client is alive; a `ping` is answered with `pong`. Other text
-/// frames are ignored for now (presence will read them).
-fn from_client(
+/// Any frame shows the client is alive; a `ping` is answered with `pong`, a presence
+/// report or heartbeat is recorded (the session waits for it: reports stay in order)
+/// and answered with `error` only when refused. Other text frames are ignored.
+async fn from_client(
     frame: Option<Result<Message, axum::Error>>,
     outbox: &mut Outbox<Message>,
     keepalive: &mut Keepalive,
+    session: &Session,
 ) -> ControlFlow<End> {
     let message = match frame {
         Some(Ok(Message::Close(_))) => return ControlFlow::Break(End::ClientClosed),
@@ -272,11 +292,25 @@ fn from_client(
         None => return ControlFlow::Break(End::Lost),
     };
     keepalive.heard();
-    match message {
-        Message::Text(text) if ClientFrame::parse(&text) == Some(ClientFrame::Ping) => {
-            queue(outbox, encode(&ServerFrame::Pong))
-        }
-        _ => ControlFlow::Continue(()),
+    let Message::Text(text) = message else {
+        return ControlFlow::Continue(());
+    };
+    match ClientFrame::parse(&text) {
+        Some(ClientFrame::Ping) => queue(outbox, encode(&ServerFrame::Pong)),
+        Some(frame) => match session.presences.answer(&session.user_id, frame).await {
+            Some(refusal) => queue(outbox, encode(&refusal)),
+            None => ControlFlow::Continue(()),
+        },
+        None => ControlFlow::Continue(()),
+    }
+}
+
+/// Queues a friend's presence from NATS as a `presence` frame; a malformed one is
+/// skipped.
+fn queue_presence(message: &async_nats::Message, outbox: &mut Outbox<Message>) -> ControlFlow<End> {
+    match crate::presence::frame_of(message) {
+        Some(frame) => queue(outbox, encode(&frame)),
+        None => ControlFlow::Continue(()),
     }
 }
 

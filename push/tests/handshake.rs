@@ -88,7 +88,7 @@ async fn readyz_follows_the_nats_connection(pool: PgPool) {
     let ready = reqwest::get(service.http_url("/readyz")).await.unwrap();
     assert_eq!(ready.status(), StatusCode::OK);
 
-    service.nats.stop();
+    service.nats.as_mut().unwrap().stop();
 
     let url = service.http_url("/readyz");
     let body = testkit::eventually(common::PATIENCE, "readyz to fail", || async {

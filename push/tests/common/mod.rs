@@ -34,7 +34,9 @@ pub const PATIENCE: Duration = Duration::from_secs(5);
 /// `App::run` returns, the runtime is dropped and whatever the service left running
 /// (a socket's session included) stops there.
 pub struct Service {
-    pub nats: TestNats,
+    /// The NATS server, unless the service shares another's (see [`start_beside`]).
+    pub nats: Option<TestNats>,
+    pub nats_url: String,
     /// A clone of the client the service uses.
     pub service_nats: async_nats::Client,
     pub publisher: async_nats::Client,
@@ -63,10 +65,30 @@ pub async fn start(pool: &PgPool) -> Service {
 /// Starts a push service with the default configuration changed by `configure`, on
 /// `pool`'s database.
 pub async fn start_with(pool: &PgPool, configure: impl FnOnce(Config) -> Config) -> Service {
-    let database = pool.connect_options().as_ref().clone();
     let nats = TestNats::start().unwrap();
-    let service_nats = async_nats::connect(nats.url()).await.unwrap();
-    let publisher = async_nats::connect(nats.url()).await.unwrap();
+    let url = nats.url();
+    launch(pool, Some(nats), url, configure).await
+}
+
+/// Starts another push service on the NATS server of `other` (another node, or the same
+/// one restarted).
+pub async fn start_beside(
+    pool: &PgPool,
+    other: &Service,
+    configure: impl FnOnce(Config) -> Config,
+) -> Service {
+    launch(pool, None, other.nats_url.clone(), configure).await
+}
+
+async fn launch(
+    pool: &PgPool,
+    nats: Option<TestNats>,
+    nats_url: String,
+    configure: impl FnOnce(Config) -> Config,
+) -> Service {
+    let database = pool.connect_options().as_ref().clone();
+    let service_nats = async_nats::connect(&nats_url).await.unwrap();
+    let publisher = async_nats::connect(&nats_url).await.unwrap();
     let config = configure(Config::new("127.0.0.1:0".parse().unwrap()));
     let (stop, stop_signal) = oneshot::channel::<()>();
     let (bound, addr) = oneshot::channel();
@@ -97,6 +119,7 @@ pub async fn start_with(pool: &PgPool, configure: impl FnOnce(Config) -> Config)
     });
     Service {
         nats,
+        nats_url,
         service_nats,
         publisher,
         addr: addr.await.expect("the service binds"),
