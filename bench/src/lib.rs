@@ -3,8 +3,10 @@
 //! and the in-process services they drive.
 //!
 //! The programs (`src/bin/`): `bench_rebuild` (issue 6: rebuild rate next to Postgres'
-//! own read rate) and `bench_chat` (issue 4: `SendMessage` in a long conversation next to
-//! a new one; the chat queries next to the bare SQL behind them). Each prints its figures
+//! own read rate), `bench_chat` (issue 4: `SendMessage` in a long conversation next to a
+//! new one; the chat queries next to the bare SQL behind them), `bench_push_latency` and
+//! `bench_fanout` (issue 5: command-to-socket latency next to a bare NATS hop; notices
+//! delivered to 10,000 sockets next to a bare NATS subscriber). Each prints its figures
 //! beside a baseline measured in the same run: these machines are shared and noisy, so
 //! an absolute figure means little.
 
