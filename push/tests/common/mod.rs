@@ -226,7 +226,13 @@ pub async fn next_json(ws: &mut Ws) -> Value {
 
 /// The next frame, whatever it is; fails the test if none comes in time.
 pub async fn next_message(ws: &mut Ws) -> Message {
-    tokio::time::timeout(PATIENCE, ws.next())
+    next_message_within(ws, PATIENCE).await
+}
+
+/// [`next_message`], waiting at most `limit`: for what comes only after a timeout of the
+/// service's own (an expiry), which a loaded machine may take a while longer to reach.
+pub async fn next_message_within(ws: &mut Ws, limit: Duration) -> Message {
+    tokio::time::timeout(limit, ws.next())
         .await
         .expect("a frame in time")
         .expect("the socket is open")
