@@ -35,6 +35,19 @@ use personal_data::Keys;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 
+/// The metadata of the events a command of `user` appends: who, and the request
+/// (its `x-request-id`) as the correlation id.
+pub(crate) fn metadata(
+    user: &domain::user::UserId,
+    headers: &axum::http::HeaderMap,
+) -> event_store::Metadata {
+    event_store::Metadata {
+        user_id: Some(user.to_string()),
+        correlation_id: http_api::layers::request_id(headers),
+        causation_id: None,
+    }
+}
+
 /// How the command API runs.
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -31,7 +31,7 @@ use domain::chat::{
 use domain::user::UserId;
 use domain::Sealed;
 use event_store::codec::Upcasters;
-use event_store::{AggregateRepository, Metadata};
+use event_store::AggregateRepository;
 use http_api::{ApiError, Json};
 use personal_data::Keys;
 use serde::Serialize;
@@ -45,7 +45,7 @@ use self::store::Lookup;
 use crate::error::CommandError;
 use crate::shares::store::friends_of;
 use crate::users::Accepted;
-use crate::AppState;
+use crate::{metadata, AppState};
 
 /// What the chat handlers share: the conversation and message repositories, the views
 /// they consult, and the keys that seal titles and texts.
@@ -378,12 +378,4 @@ fn caller(user: &AuthUser) -> Result<UserId, ApiError> {
 /// A new random id, for a group or a message whose client chose none.
 fn new_id<T>(parse: fn(&str) -> Result<T, ChatValueError>) -> Result<T, CommandError> {
     Ok(parse(&uuid::Uuid::new_v4().to_string())?)
-}
-
-fn metadata(user: &UserId, headers: &HeaderMap) -> Metadata {
-    Metadata {
-        user_id: Some(user.to_string()),
-        correlation_id: http_api::layers::request_id(headers),
-        causation_id: None,
-    }
 }

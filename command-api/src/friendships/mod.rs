@@ -19,7 +19,7 @@ use domain::friendship::{
 };
 use domain::user::{UserError, UserId};
 use event_store::codec::Upcasters;
-use event_store::{AggregateRepository, ExecuteError, Metadata};
+use event_store::{AggregateRepository, ExecuteError};
 use http_api::{ApiError, Json};
 use personal_data::Keys;
 use serde::Deserialize;
@@ -54,11 +54,7 @@ impl Commands {
         command: FriendshipCommand,
         headers: &HeaderMap,
     ) -> Result<Json<Accepted>, ApiError> {
-        let metadata = Metadata {
-            user_id: Some(caller.to_string()),
-            correlation_id: http_api::layers::request_id(headers),
-            causation_id: None,
-        };
+        let metadata = crate::metadata(caller, headers);
         let committed = self
             .friendships
             .execute(&pair_id(caller, other), command, &(), &metadata)

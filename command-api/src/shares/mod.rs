@@ -21,7 +21,7 @@ use domain::share::inbox::{
 use domain::share::{Share, ShareCommand, ShareEvent, ShareId, ShareUrl};
 use domain::user::UserId;
 use event_store::codec::Upcasters;
-use event_store::{AggregateRepository, Metadata};
+use event_store::AggregateRepository;
 use http_api::{ApiError, Json};
 use personal_data::Keys;
 use serde::Serialize;
@@ -30,7 +30,7 @@ use sqlx::PgPool;
 use self::body::{AllSeenBody, Page, SeenBody, ShareBody};
 use crate::error::CommandError;
 use crate::users::Accepted;
-use crate::AppState;
+use crate::{metadata, AppState};
 
 /// What the sharing handlers share: the share and inbox repositories, the views they
 /// consult, and the keys that seal a page.
@@ -193,12 +193,4 @@ async fn mark_all_shares_seen(
         at: Utc::now(),
     });
     state.shares.mark(&recipient, command, &headers).await
-}
-
-fn metadata(user: &UserId, headers: &HeaderMap) -> Metadata {
-    Metadata {
-        user_id: Some(user.to_string()),
-        correlation_id: http_api::layers::request_id(headers),
-        causation_id: None,
-    }
 }

@@ -13,7 +13,7 @@ use axum::routing::post;
 use axum::Router;
 use chrono::Utc;
 use domain::user::{RegisterUser, UserCommand, UserId};
-use event_store::{Committed, Metadata};
+use event_store::Committed;
 use http_api::{ApiError, Json};
 use serde::Serialize;
 
@@ -108,11 +108,7 @@ async fn execute(
     command: UserCommand,
     headers: &HeaderMap,
 ) -> Result<Json<Accepted>, ApiError> {
-    let metadata = Metadata {
-        user_id: Some(user_id.to_string()),
-        correlation_id: http_api::layers::request_id(headers),
-        causation_id: None,
-    };
+    let metadata = crate::metadata(user_id, headers);
     let committed = state
         .users
         .execute(user_id.as_str(), command, &(), &metadata)
