@@ -82,6 +82,20 @@ pub async fn list_events(
     select(pool, filter, None, None, limit).await
 }
 
+/// A page of the history: up to `limit` events that `filter` selects after `after` (from
+/// the start when `None`), in feed order, at or before the readable head. Every event there
+/// has its transaction finished, so the next page, started after this one's last event,
+/// misses none that commits late.
+pub async fn page_after(
+    pool: &PgPool,
+    filter: &EventFilter,
+    after: Option<Cursor>,
+    limit: i64,
+) -> Result<Vec<StoredEvent>, sqlx::Error> {
+    let head = FeedReader::new(pool.clone()).head().await?;
+    select(pool, filter, after, Some(head), limit).await
+}
+
 /// Up to `limit` events that `filter` selects, in feed order, after the cursor `after`
 /// and at or before `upto` where given.
 async fn select(

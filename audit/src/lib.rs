@@ -29,6 +29,6 @@ mod rows;
 
 pub use aggregate::{aggregate_diff, aggregate_state, AggregateError, AggregateState, EventDiff};
 pub use compare::{Difference, TableReport};
-pub use history::{list_events, EventFilter, Follower};
+pub use history::{list_events, page_after, EventFilter, Follower};
 pub use status::{status, ReaderStatus, Status};
 pub use verify::{verify, Report, VerifyError, VerifyOptions};

@@ -5,8 +5,6 @@
 //! feed uses), so paging on with `cursor` never passes over an event that commits late;
 //! an event written by a transaction still open elsewhere shows once that ends.
 
-mod store;
-
 use audit::EventFilter;
 use axum::extract::State;
 use axum::routing::get;
@@ -69,7 +67,7 @@ async fn list(
     let limit = checked_limit(params.limit)?;
     let after = params.cursor.as_deref().map(parse_cursor).transpose()?;
     let filter = params.filter()?;
-    let events = store::page(&pool, &filter, after, limit)
+    let events = audit::page_after(&pool, &filter, after, limit)
         .await
         .map_err(crate::database::error)?;
     let next_cursor = match events.last() {
