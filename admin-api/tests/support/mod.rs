@@ -4,19 +4,18 @@
 
 #![allow(dead_code)] // each test file uses its own part
 
+// Events written as the command side writes them, views built as the projector builds
+// them: the audit crate's test support, shared rather than copied.
+#[path = "../../../audit/tests/support/mod.rs"]
+mod events;
+
+#[allow(unused_imports)] // each test file uses its own part
+pub use events::{build_live_views, register, request, set_checkpoint, set_school};
+
 use std::time::Duration;
 
 use auth::{AuthConfig, Verifier, DEV_HS256_SECRET};
-use chrono::Utc;
-use domain::user::{
-    FieldPatch, Patch, RegisterUser, SharingPolicy, UpdateProfile, User, UserCommand, UserEvent,
-    UserId,
-};
-use event_store::checkpoint::{self, Checkpoint};
-use event_store::codec::Upcasters;
-use event_store::{AggregateRepository, Cursor, FeedReader, Metadata};
-use personal_data::Keys;
-use projector::replay;
+use event_store::{Cursor, FeedReader};
 use serde_json::Value;
 use sqlx::PgPool;
 use tokio::sync::oneshot;
@@ -134,101 +133,11 @@ pub fn code(answer: &Value) -> &str {
     answer["error"]["code"].as_str().unwrap_or("")
 }
 
-/// Metadata of a request by `user` with request id `correlation`.
-pub fn request(user: &str, correlation: &str) -> Metadata {
-    Metadata {
-        user_id: Some(user.to_owned()),
-        correlation_id: Some(correlation.to_owned()),
-        causation_id: None,
-    }
-}
-
-fn users(pool: &PgPool) -> AggregateRepository<User> {
-    AggregateRepository::new(
-        pool.clone(),
-        Upcasters::default(),
-        UserEvent::current_version,
-    )
-}
-
-/// `id` signs in for the first time: `user.registered` and `user.sharing_policy_set`.
-pub async fn register(pool: &PgPool, id: &str, metadata: &Metadata) -> Vec<i64> {
-    let keys = Keys::new(pool.clone());
-    let command = UserCommand::Register(RegisterUser {
-        user_id: UserId::parse(id).expect("id"),
-        email: keys
-            .seal(id, &format!("{id}@example.com"))
-            .await
-            .expect("seal"),
-        first_name: keys.seal(id, "First").await.expect("seal"),
-        last_name: keys.seal(id, "Last").await.expect("seal"),
-        policy: SharingPolicy::default(),
-        at: Utc::now(),
-    });
-    users(pool)
-        .execute(id, command, &(), metadata)
-        .await
-        .expect("register")
-        .positions
-}
-
-/// `id` sets their school (and whether it is public): one `user.profile_updated`.
-pub async fn set_school(
-    pool: &PgPool,
-    id: &str,
-    school: &str,
-    public: bool,
-    metadata: &Metadata,
-) -> i64 {
-    let keys = Keys::new(pool.clone());
-    let patch = FieldPatch {
-        value: Patch::Set(keys.seal(id, school).await.expect("seal")),
-        public: Some(public),
-    };
-    let update = UpdateProfile {
-        school: Some(patch),
-        at: Utc::now(),
-        ..Default::default()
-    };
-    let committed = users(pool)
-        .execute(
-            id,
-            UserCommand::UpdateProfile(Box::new(update)),
-            &(),
-            metadata,
-        )
-        .await
-        .expect("update");
-    committed.positions[0]
-}
-
-/// Builds every live view from the store and moves every projection's checkpoint to
-/// the last committed event: the state a caught-up projector leaves.
-pub async fn build_live_views(pool: &PgPool) {
-    let target = last_committed(pool).await;
-    for projection in projector::all(Keys::new(pool.clone())) {
-        replay::rebuild(pool, projection.as_ref(), 100)
-            .await
-            .expect("rebuild live");
-        set_checkpoint(pool, projection.name(), target).await;
-    }
-}
-
 pub async fn last_committed(pool: &PgPool) -> Cursor {
     FeedReader::new(pool.clone())
         .last_committed()
         .await
         .expect("last committed")
-}
-
-/// Moves checkpoint `name` to `cursor`.
-pub async fn set_checkpoint(pool: &PgPool, name: &str, cursor: Cursor) {
-    let mut conn = pool.acquire().await.expect("connection");
-    let at = Checkpoint {
-        cursor,
-        stream_sequence: 0,
-    };
-    checkpoint::save(&mut conn, name, at).await.expect("save");
 }
 
 /// Waits (bounded) until every committed event is readable: `xmin` is server-wide, so
