@@ -11,21 +11,8 @@ use sqlx::PgPool;
 /// with empty lists: nothing is shown until the policy says so. A row that does not
 /// make a valid policy is logged and treated the same way.
 pub async fn sharing_policy(pool: &PgPool, user_id: &str) -> Result<SharingPolicy, sqlx::Error> {
-    let row: Option<(String, Vec<String>, Vec<String>)> =
-        sqlx::query_as("SELECT mode, allow, deny FROM sharing_policy WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_optional(pool)
-            .await?;
-    let Some((mode, allow, deny)) = row else {
-        return Ok(SharingPolicy::default());
-    };
-    Ok(policy_of(&mode, &allow, &deny).unwrap_or_else(|| {
-        tracing::warn!(
-            user.id = user_id,
-            "invalid sharing policy row: nothing shared"
-        );
-        SharingPolicy::default()
-    }))
+    let mut policies = sharing_policies(pool, &[user_id.to_owned()]).await?;
+    Ok(policies.remove(user_id).unwrap_or_default())
 }
 
 fn policy_of(mode: &str, allow: &[String], deny: &[String]) -> Option<SharingPolicy> {
