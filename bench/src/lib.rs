@@ -21,6 +21,26 @@ use anyhow::Context;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 
+/// A development token for `user`, valid for an hour (longer than any run).
+pub fn dev_token(user: &str) -> anyhow::Result<String> {
+    let ttl = std::time::Duration::from_secs(3600);
+    Ok(auth::mint_dev_token(
+        auth::DEV_HS256_SECRET,
+        user,
+        ttl,
+        false,
+    )?)
+}
+
+/// A verifier that trusts the development tokens of [`dev_token`].
+pub async fn dev_verifier() -> anyhow::Result<auth::Verifier> {
+    let config = auth::AuthConfig {
+        hs256_secret: Some(auth::DEV_HS256_SECRET.into()),
+        ..Default::default()
+    };
+    Ok(auth::Verifier::new(&config).await?)
+}
+
 /// Writes `text` to standard output at once (figures appear as they are taken).
 pub fn write(text: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();

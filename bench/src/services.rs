@@ -5,7 +5,6 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use auth::{mint_dev_token, AuthConfig, Verifier, DEV_HS256_SECRET};
 use reqwest::StatusCode;
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -63,7 +62,7 @@ impl Apis {
 
     /// A client acting as `user`.
     pub fn as_user(&self, user: &str) -> anyhow::Result<Caller<'_>> {
-        let token = mint_dev_token(DEV_HS256_SECRET, user, Duration::from_secs(3600), false)?;
+        let token = crate::dev_token(user)?;
         Ok(Caller { apis: self, token })
     }
 }
@@ -89,47 +88,11 @@ impl Caller<'_> {
         answer(response, name).await
     }
 
-    /// Gets `path` from the query API; fails unless it answers 200.
-    pub async fn query(&self, path: &str) -> anyhow::Result<Value> {
-        let url = format!("{}{path}", self.apis.queries);
-        let response = self
-            .apis
-            .http
-            .get(url)
-            .bearer_auth(&self.token)
-            .send()
-            .await?;
-        answer(response, path).await
-    }
-
     /// [`Self::command`], timed from sending the request to the end of the answer.
     pub async fn timed_command(&self, name: &str, body: &Value) -> anyhow::Result<Duration> {
         let started = Instant::now();
         self.command(name, body).await?;
         Ok(started.elapsed())
-    }
-
-    /// Gets `path`, timed from sending the request to the last byte of a `200` answer
-    /// (not parsed: the bare SQL it is compared with decodes nothing either).
-    pub async fn timed_query(&self, path: &str) -> anyhow::Result<Duration> {
-        let started = Instant::now();
-        let url = format!("{}{path}", self.apis.queries);
-        let response = self
-            .apis
-            .http
-            .get(url)
-            .bearer_auth(&self.token)
-            .send()
-            .await?;
-        let status = response.status();
-        let body = response.bytes().await?;
-        let took = started.elapsed();
-        anyhow::ensure!(
-            status == StatusCode::OK,
-            "{path}: {status} {}",
-            String::from_utf8_lossy(&body)
-        );
-        Ok(took)
     }
 }
 
@@ -140,11 +103,7 @@ async fn serve(options: PgConnectOptions) -> anyhow::Result<(String, String)> {
         .test_before_acquire(false)
         .connect_with(options)
         .await?;
-    let config = AuthConfig {
-        hs256_secret: Some(DEV_HS256_SECRET.into()),
-        ..Default::default()
-    };
-    let verifier = Verifier::new(&config).await?;
+    let verifier = crate::dev_verifier().await?;
     let loopback = "127.0.0.1:0".parse()?;
     let commands = command_api::build(
         command_api::Config { addr: loopback },
@@ -179,7 +138,7 @@ impl RawClient {
             .context("query API address")?;
         let stream = tokio::net::TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
-        let token = mint_dev_token(DEV_HS256_SECRET, user, Duration::from_secs(3600), false)?;
+        let token = crate::dev_token(user)?;
         Ok(Self {
             stream: tokio::io::BufStream::new(stream),
             token,
@@ -227,11 +186,7 @@ impl RawClient {
 /// The query API's router on `pool` in this process, with no listener: requests go in
 /// through `tower`, so what a request costs without HTTP can be timed.
 pub async fn query_router(pool: &PgPool) -> anyhow::Result<axum::Router> {
-    let config = AuthConfig {
-        hs256_secret: Some(DEV_HS256_SECRET.into()),
-        ..Default::default()
-    };
-    let verifier = Verifier::new(&config).await?;
+    let verifier = crate::dev_verifier().await?;
     let state = query_api::AppState::new(
         pool.clone(),
         verifier,
@@ -240,14 +195,14 @@ pub async fn query_router(pool: &PgPool) -> anyhow::Result<axum::Router> {
     Ok(query_api::router(state))
 }
 
-/// `GET path` as `user` through `router` in this process, timed to the answer's last byte.
+/// `GET path` with `token` through `router` in this process, timed to the answer's last
+/// byte.
 pub async fn timed_in_process(
     router: &axum::Router,
-    user: &str,
+    token: &str,
     path: &str,
 ) -> anyhow::Result<Duration> {
     use tower::ServiceExt;
-    let token = mint_dev_token(DEV_HS256_SECRET, user, Duration::from_secs(3600), false)?;
     let request = axum::http::Request::get(path)
         .header("authorization", format!("Bearer {token}"))
         .body(axum::body::Body::empty())?;
@@ -262,13 +217,10 @@ pub async fn timed_in_process(
 
 async fn answer(response: reqwest::Response, what: &str) -> anyhow::Result<Value> {
     let status = response.status();
-    let bytes = response
-        .bytes()
+    let body: Value = response
+        .json()
         .await
         .with_context(|| format!("{what}: answer"))?;
-    // JSON, but for the odd plain-text answer (`/healthz`).
-    let body = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
     anyhow::ensure!(status == StatusCode::OK, "{what}: {status} {body}");
     Ok(body)
 }

@@ -85,12 +85,7 @@ pub async fn open(url: &str, config: &Config) -> Opened {
 
 /// Connects as `user` with a development token and waits for `ready`.
 async fn connect(url: &str, user: &str) -> anyhow::Result<Socket> {
-    let token = auth::mint_dev_token(
-        auth::DEV_HS256_SECRET,
-        user,
-        Duration::from_secs(3600),
-        false,
-    )?;
+    let token = bench::dev_token(user)?;
     let mut request = url.into_client_request()?;
     request
         .headers_mut()

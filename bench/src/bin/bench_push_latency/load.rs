@@ -217,12 +217,7 @@ fn pair(
 /// Registers user number `n` (a new id); its token.
 async fn register(http: &reqwest::Client, commands: &str, n: usize) -> anyhow::Result<String> {
     let user = uuid::Uuid::new_v4().to_string();
-    let token = auth::mint_dev_token(
-        auth::DEV_HS256_SECRET,
-        &user,
-        Duration::from_secs(3600),
-        false,
-    )?;
+    let token = bench::dev_token(&user)?;
     let body = json!({
         "email": format!("bench{n}@example.com"),
         "first_name": "Bench",

@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use auth::{AuthConfig, Verifier, DEV_HS256_SECRET};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 
@@ -60,11 +59,7 @@ async fn serve(options: PgConnectOptions, nats_url: &str) -> anyhow::Result<Sock
         );
         tokio::spawn(runner.run(std::future::pending()));
     }
-    let config = AuthConfig {
-        hs256_secret: Some(DEV_HS256_SECRET.into()),
-        ..Default::default()
-    };
-    let verifier = Verifier::new(&config).await?;
+    let verifier = bench::dev_verifier().await?;
     let push = push::build(
         push::Config::new("127.0.0.1:0".parse()?),
         pool,
