@@ -1,0 +1,152 @@
+//! What is checked once the faults are over and every service runs again:
+//! - every accepted command's last event is in the store ([`events_lost`]);
+//! - every view equals a fresh replay of the store (the operator's verifier, [`replay`]),
+//!   and each user's row applied exactly as many events as the store holds for that user
+//!   ([`user_versions`]: an event applied twice shows as one too many);
+//! - every socket received every notice the notices view holds for its user after its
+//!   first `since`, each exactly once ([`notices`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use sqlx::PgPool;
+
+use crate::sockets::{NoticeId, SocketLog, Watch};
+
+/// How often a wait looks again.
+const POLL: Duration = Duration::from_millis(200);
+
+/// Accepted commands (by their position) whose event is not in the store.
+pub async fn events_lost(pool: &PgPool, positions: &[i64]) -> Result<u64, sqlx::Error> {
+    let wanted: BTreeSet<i64> = positions.iter().copied().collect();
+    let wanted: Vec<i64> = wanted.into_iter().collect();
+    let (found,): (i64,) = sqlx::query_as("SELECT count(*) FROM events WHERE position = ANY($1)")
+        .bind(&wanted)
+        .fetch_one(pool)
+        .await?;
+    Ok(wanted.len() as u64 - found as u64)
+}
+
+/// Events the users view applied more than once, and events it never applied: each user
+/// row's version against the number of that user's events in the store.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Versions {
+    pub applied_twice: u64,
+    pub not_applied: u64,
+}
+
+pub async fn user_versions(pool: &PgPool) -> Result<Versions, sqlx::Error> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT u.version,
+                (SELECT count(*) FROM events e WHERE e.aggregate_type = 'user' AND e.aggregate_id = u.user_id)
+           FROM user_table u",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .fold(Versions::default(), |mut v, (applied, stored)| {
+            v.applied_twice += applied.saturating_sub(*stored).max(0) as u64;
+            v.not_applied += stored.saturating_sub(*applied).max(0) as u64;
+            v
+        }))
+}
+
+/// Runs the verifier (every projection rebuilt and compared row by row); it first waits,
+/// up to `wait`, for every projection to reach the store's last event.
+pub async fn replay(pool: &PgPool, wait: Duration) -> Result<audit::Report, audit::VerifyError> {
+    let keys = personal_data::Keys::new(pool.clone());
+    audit::verify(pool, keys, &audit::VerifyOptions::new(wait)).await
+}
+
+/// What the sockets received against what they were owed.
+#[derive(Debug, Default, Clone)]
+pub struct NoticeCheck {
+    pub sockets: usize,
+    /// Connections that reached `ready`, over every socket (the first ones included).
+    pub connections: u32,
+    pub owed: usize,
+    pub received: usize,
+    pub missed: usize,
+    pub duplicated: usize,
+    /// Received, but not in the notices view (told of something that is not there).
+    pub unexpected: usize,
+    pub retried_unavailable: u32,
+    pub resyncs: usize,
+    /// A few of the missed notices, to start looking: `user (tx_id, position, kind)`.
+    pub missed_examples: Vec<String>,
+}
+
+/// Waits, up to `wait`, until every socket has received every notice owed to it, then
+/// compares.
+pub async fn notices(
+    pool: &PgPool,
+    watches: &[Watch],
+    wait: Duration,
+) -> Result<NoticeCheck, sqlx::Error> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let mut owed = BTreeMap::new();
+        for watch in watches {
+            owed.insert(
+                watch.user.clone(),
+                owed_notices(pool, &watch.user, watch.start).await?,
+            );
+        }
+        let logs: Vec<SocketLog> = watches.iter().map(Watch::snapshot).collect();
+        let check = compare(watches, &logs, &owed);
+        if check.missed == 0 || Instant::now() >= deadline {
+            return Ok(check);
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// The notices the view holds for `user` after the event at `since`, in feed order.
+async fn owed_notices(pool: &PgPool, user: &str, since: i64) -> Result<Vec<NoticeId>, sqlx::Error> {
+    let rows: Vec<(i64, i64, String)> = sqlx::query_as(
+        "SELECT n.tx_id::text::bigint, n.position, n.kind
+           FROM user_notices n, events e
+          WHERE e.position = $2 AND n.user_id = $1 AND (n.tx_id, n.position) > (e.tx_id, e.position)
+          ORDER BY n.tx_id, n.position, n.kind",
+    )
+    .bind(user)
+    .bind(since)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(tx, position, kind)| (tx as u64, position, kind))
+        .collect())
+}
+
+fn compare(
+    watches: &[Watch],
+    logs: &[SocketLog],
+    owed: &BTreeMap<String, Vec<NoticeId>>,
+) -> NoticeCheck {
+    let mut check = NoticeCheck {
+        sockets: watches.len(),
+        ..Default::default()
+    };
+    for (watch, log) in watches.iter().zip(logs) {
+        let owed: BTreeSet<&NoticeId> = owed[&watch.user].iter().collect();
+        let received: BTreeSet<&NoticeId> = log.received.iter().collect();
+        check.connections += log.connections;
+        check.owed += owed.len();
+        check.received += log.received.len();
+        check.duplicated += log.received.len() - received.len();
+        check.unexpected += received.difference(&owed).count();
+        check.retried_unavailable += log.retried_unavailable;
+        check.resyncs += log.resyncs.len();
+        for missed in owed.difference(&received) {
+            check.missed += 1;
+            if check.missed_examples.len() < 5 {
+                check
+                    .missed_examples
+                    .push(format!("{} {missed:?}", watch.user));
+            }
+        }
+    }
+    check
+}
