@@ -2,13 +2,18 @@
 
 use std::time::Duration;
 
+use axum::body::{Body, HttpBody};
 use axum::extract::{DefaultBodyLimit, MatchedPath};
-use axum::http::{header, HeaderName, HeaderValue, Method, Request};
+use axum::http::{header, HeaderName, HeaderValue, Method, Request, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::Router;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::serve::Limits;
 use crate::ApiError;
 
 /// The header that carries the request id; a client may set it, otherwise one is made.
@@ -18,10 +23,12 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Wraps `router` in request ids, a tracing span per request (with its id), CORS for
-/// browser extensions, a body limit and the JSON 404 for unknown routes.
+/// browser extensions, a body limit, a body deadline ([`read_body`]) and the JSON 404
+/// for unknown routes.
 pub fn standard<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
     router
         .fallback(unknown_route)
+        .layer(middleware::from_fn(read_body))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(cors())
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -69,6 +76,49 @@ fn cors() -> CorsLayer {
             HeaderName::from_static("x-pagenow-view-position"),
         ])
         .max_age(Duration::from_secs(600))
+}
+
+/// Reads the whole body before the handler runs: it must be at most [`MAX_BODY_BYTES`]
+/// (413 `request.body_too_large`, at once when its declared length is larger) and arrive
+/// within the body timeout of the [`Limits`] the server put in the request's extensions
+/// (408 `request.timeout`). A client that sends its body a byte a second is cut off at
+/// the deadline, which a per-read timeout (tower-http's `RequestBodyTimeout`) would not
+/// do.
+async fn read_body(request: Request<Body>, next: Next) -> Response {
+    let deadline = request
+        .extensions()
+        .get::<Limits>()
+        .map_or(Limits::DEFAULT_BODY_READ_TIMEOUT, |l| l.body_read_timeout);
+    let (parts, body) = request.into_parts();
+    if body.size_hint().lower() > MAX_BODY_BYTES as u64 {
+        return body_too_large().into_response();
+    }
+    let read = Limited::new(body, MAX_BODY_BYTES).collect();
+    match tokio::time::timeout(deadline, read).await {
+        Ok(Ok(body)) => {
+            let body = Body::from(body.to_bytes());
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Ok(Err(error)) if error.is::<LengthLimitError>() => body_too_large().into_response(),
+        Ok(Err(_)) => {
+            ApiError::bad_request("request.unreadable_body", "the body could not be read")
+                .into_response()
+        }
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request.timeout",
+            "the request was not received in time",
+        )
+        .into_response(),
+    }
+}
+
+fn body_too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "request.body_too_large",
+        "the body is too large",
+    )
 }
 
 async fn unknown_route() -> ApiError {

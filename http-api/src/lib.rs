@@ -6,6 +6,8 @@
 //! - [`layers`]: request ids, request tracing, CORS for the extension, body limits, the
 //!   fallback for unknown routes.
 //! - [`health`]: `/healthz` (the process is up) and the shape of `/readyz`.
+//! - [`serve`]: the accept loop every service runs, with header and body timeouts and a
+//!   connection cap ([`serve::Limits`]); [`listen`]: its listening socket.
 //!
 //! It knows nothing of the domain: each service maps its own errors to [`ApiError`].
 
@@ -14,6 +16,8 @@ pub mod extract;
 pub mod health;
 pub mod layers;
 pub mod listen;
+pub mod serve;
 
 pub use error::ApiError;
 pub use extract::{Json, Path, Query};
+pub use serve::{serve, Limits};
