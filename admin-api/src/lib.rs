@@ -178,7 +178,7 @@ impl App {
             shutdown.await;
             background.stop();
         };
-        let served = axum::serve(http_api::listen::no_delay(self.listener), self.router)
+        let served = http_api::serve(http_api::listen::no_delay(self.listener), self.router)
             .with_graceful_shutdown(stop)
             .await;
         self.background.finished().await;

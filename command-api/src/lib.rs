@@ -157,7 +157,7 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(http_api::listen::no_delay(self.listener), self.router)
+        http_api::serve(http_api::listen::no_delay(self.listener), self.router)
             .with_graceful_shutdown(shutdown)
             .await
     }

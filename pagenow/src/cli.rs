@@ -92,6 +92,8 @@ pub struct Services {
     pub admin_api_addr: Option<SocketAddr>,
     #[command(flatten)]
     pub push: PushArgs,
+    #[command(flatten)]
+    pub http: HttpArgs,
     /// Where the relay and projector serve `/healthz` and `/readyz` (off when unset).
     #[arg(long, env = "PAGENOW_HEALTH_ADDR")]
     pub health_addr: Option<SocketAddr>,
@@ -187,6 +189,37 @@ pub struct DevToken {
     /// The HS256 secret to sign with.
     #[arg(long, env = "PAGENOW_JWT_SECRET", hide_env_values = true, default_value = auth::DEV_HS256_SECRET)]
     pub jwt_secret: String,
+}
+
+/// How long an HTTP client may take to send a request, and how many connections each
+/// HTTP service (command, query, push, admin) serves at once.
+#[derive(Debug, Args)]
+pub struct HttpArgs {
+    /// A request line and headers not received within this time close the connection (ms).
+    #[arg(long, env = "PAGENOW_HTTP_HEADER_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub http_header_timeout_ms: u64,
+    /// A body not received within this time after the headers gets 408 (ms).
+    #[arg(long, env = "PAGENOW_HTTP_BODY_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub http_body_timeout_ms: u64,
+    /// Connections each HTTP service serves at once; more wait to be accepted.
+    #[arg(
+        long,
+        env = "PAGENOW_HTTP_MAX_CONNECTIONS",
+        default_value_t = http_api::Limits::DEFAULT_MAX_CONNECTIONS,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    pub http_max_connections: usize,
+}
+
+impl HttpArgs {
+    /// The limits every HTTP service of this process serves with.
+    pub fn limits(&self) -> http_api::Limits {
+        http_api::Limits {
+            header_read_timeout: Duration::from_millis(self.http_header_timeout_ms),
+            body_read_timeout: Duration::from_millis(self.http_body_timeout_ms),
+            max_connections: self.http_max_connections,
+        }
+    }
 }
 
 /// The push service's limits and timings (`pagenow push` and `pagenow all`).

@@ -96,6 +96,9 @@ pub async fn run(config: &Services, roles: &[Role]) -> anyhow::Result<()> {
 }
 
 async fn serve(config: &Services, roles: &[Role], migrate: bool) -> anyhow::Result<()> {
+    if let Err(installed) = config.http.limits().install() {
+        anyhow::bail!("HTTP limits already set to {installed:?}");
+    }
     let pool = connect_postgres(&config.database).await?;
     if migrate {
         migrations::run(&pool)

@@ -297,7 +297,7 @@ impl App {
             tracing::info!("shutting down: closing every socket");
             sessions.close_all();
         };
-        let served = axum::serve(http_api::listen::no_delay(self.listener), self.router)
+        let served = http_api::serve(http_api::listen::no_delay(self.listener), self.router)
             .with_graceful_shutdown(signal)
             .await;
         self.sessions.drain().await;
