@@ -73,8 +73,25 @@ pub struct NoticeCheck {
     pub unexpected: usize,
     pub retried_unavailable: u32,
     pub resyncs: usize,
-    /// A few of the missed notices, to start looking: `user (tx_id, position, kind)`.
+    /// A few of the missed notices, to start looking: `user (tx_id, position, kind)` and
+    /// when their event was recorded.
     pub missed_examples: Vec<String>,
+    /// A few of the unexpected ones, with the `since` of the socket's first connection.
+    pub unexpected_examples: Vec<String>,
+}
+
+/// `Some` once the notices projection has applied the event at `position`.
+pub async fn notices_reached(pool: &PgPool, position: i64) -> Option<()> {
+    let reached: Option<(bool,)> = sqlx::query_as(
+        "SELECT (c.tx_id, c.position) >= (e.tx_id, e.position)
+           FROM checkpoints c, events e
+          WHERE c.name = 'notices' AND e.position = $1",
+    )
+    .bind(position)
+    .fetch_optional(pool)
+    .await
+    .ok()?;
+    reached.and_then(|(yes,)| yes.then_some(()))
 }
 
 /// Waits, up to `wait`, until every socket has received every notice owed to it, then
@@ -94,8 +111,9 @@ pub async fn notices(
             );
         }
         let logs: Vec<SocketLog> = watches.iter().map(Watch::snapshot).collect();
-        let check = compare(watches, &logs, &owed);
+        let (mut check, missed) = compare(watches, &logs, &owed);
         if check.missed == 0 || Instant::now() >= deadline {
+            check.missed_examples = when_recorded(pool, &missed).await?;
             return Ok(check);
         }
         tokio::time::sleep(POLL).await;
@@ -120,11 +138,32 @@ async fn owed_notices(pool: &PgPool, user: &str, since: i64) -> Result<Vec<Notic
         .collect())
 }
 
+/// Adds to each missed notice when its event was recorded, to set beside the faults'
+/// timeline.
+async fn when_recorded(
+    pool: &PgPool,
+    missed: &[(String, NoticeId)],
+) -> Result<Vec<String>, sqlx::Error> {
+    let mut examples = Vec::new();
+    for (user, notice) in missed {
+        let recorded: Option<(String,)> = sqlx::query_as(
+            "SELECT to_char(recorded_at AT TIME ZONE 'UTC', 'HH24:MI:SS.MS') FROM events WHERE position = $1",
+        )
+        .bind(notice.1)
+        .fetch_optional(pool)
+        .await?;
+        let at = recorded.map_or_else(|| "?".to_owned(), |(at,)| at);
+        examples.push(format!("{user} {notice:?} recorded {at}"));
+    }
+    Ok(examples)
+}
+
 fn compare(
     watches: &[Watch],
     logs: &[SocketLog],
     owed: &BTreeMap<String, Vec<NoticeId>>,
-) -> NoticeCheck {
+) -> (NoticeCheck, Vec<(String, NoticeId)>) {
+    let mut missed_examples = Vec::new();
     let mut check = NoticeCheck {
         sockets: watches.len(),
         ..Default::default()
@@ -136,17 +175,23 @@ fn compare(
         check.owed += owed.len();
         check.received += log.received.len();
         check.duplicated += log.received.len() - received.len();
-        check.unexpected += received.difference(&owed).count();
+        for unexpected in received.difference(&owed) {
+            check.unexpected += 1;
+            if check.unexpected_examples.len() < 5 {
+                let since = watch.start;
+                check
+                    .unexpected_examples
+                    .push(format!("{} {unexpected:?} (since {since})", watch.user));
+            }
+        }
         check.retried_unavailable += log.retried_unavailable;
         check.resyncs += log.resyncs.len();
         for missed in owed.difference(&received) {
             check.missed += 1;
-            if check.missed_examples.len() < 5 {
-                check
-                    .missed_examples
-                    .push(format!("{} {missed:?}", watch.user));
+            if missed_examples.len() < 5 {
+                missed_examples.push((watch.user.clone(), (*missed).clone()));
             }
         }
     }
-    check
+    (check, missed_examples)
 }

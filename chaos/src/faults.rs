@@ -53,67 +53,89 @@ pub async fn run(
     services: &mut Services,
     nats: &mut TestNats,
 ) -> anyhow::Result<FaultLog> {
-    let mut rng = StdRng::from_entropy();
-    let started = Instant::now();
-    let mut next_kill = gap(&mut rng, plan.kill_every);
-    let mut nats_stopped: Option<Instant> = None;
-    let mut nats_down = Duration::ZERO;
-    let mut pg_restart = None;
-    while started.elapsed() < plan.duration {
+    let mut timeline = Timeline::new(plan);
+    while timeline.started.elapsed() < plan.duration {
         tokio::time::sleep(TICK).await;
-        let now = started.elapsed();
-        for role in services.restart_exited()? {
-            eprintln!(
-                "[chaos] {:>5.1}s {} exited by itself; restarted",
-                secs(now),
-                role.name()
-            );
-        }
-        if now >= next_kill {
-            let role = *Role::KILLABLE.choose(&mut rng).context("a role")?;
-            eprintln!("[chaos] {:>5.1}s kill -9 {}", secs(now), role.name());
-            services.kill(role)?;
-            next_kill = now + gap(&mut rng, plan.kill_every);
-        }
-        if nats_down.is_zero() && nats_stopped.is_none() && now >= plan.nats_down_at() {
-            eprintln!("[chaos] {:>5.1}s NATS stopped", secs(now));
-            nats.stop();
-            nats_stopped = Some(Instant::now());
-        }
-        if let Some(since) = nats_stopped.filter(|s| s.elapsed() >= plan.nats_outage) {
-            nats_down = resume_nats(nats, since)?;
-            nats_stopped = None;
-            eprintln!(
-                "[chaos] {:>5.1}s NATS back after {:.1}s",
-                secs(started.elapsed()),
-                secs(nats_down)
-            );
-        }
-        if let Some(command) = plan
-            .pg_restart
-            .as_deref()
-            .filter(|_| pg_restart.is_none() && now >= plan.pg_restart_at())
-        {
-            eprintln!("[chaos] {:>5.1}s Postgres restarting", secs(now));
-            let took = restart_postgres(command).await?;
-            eprintln!(
-                "[chaos] {:>5.1}s Postgres back after {:.1}s",
-                secs(started.elapsed()),
-                secs(took)
-            );
-            pg_restart = Some(took);
-        }
+        timeline.step(services, nats).await?;
     }
-    if let Some(since) = nats_stopped {
-        nats_down = resume_nats(nats, since)?;
+    if let Some(stopped) = timeline.nats_stopped.take() {
+        timeline.log.nats_down = resume_nats(nats, stopped)?;
     }
     services.restart_exited()?;
-    Ok(FaultLog {
-        kills: services.kills.clone(),
-        exits: services.exits.clone(),
-        nats_down,
-        pg_restart,
-    })
+    timeline.log.kills = services.kills.clone();
+    timeline.log.exits = services.exits.clone();
+    Ok(timeline.log)
+}
+
+/// Where the run is on the plan.
+struct Timeline<'a> {
+    plan: &'a Plan,
+    started: Instant,
+    rng: StdRng,
+    next_kill: Duration,
+    /// When NATS was stopped, while it is down.
+    nats_stopped: Option<Instant>,
+    log: FaultLog,
+}
+
+impl<'a> Timeline<'a> {
+    fn new(plan: &'a Plan) -> Self {
+        let mut rng = StdRng::from_entropy();
+        Self {
+            next_kill: gap(&mut rng, plan.kill_every),
+            plan,
+            started: Instant::now(),
+            rng,
+            nats_stopped: None,
+            log: FaultLog::default(),
+        }
+    }
+
+    /// Does whatever is due now.
+    async fn step(&mut self, services: &mut Services, nats: &mut TestNats) -> anyhow::Result<()> {
+        for role in services.restart_exited()? {
+            self.note(&format!("{} exited by itself; restarted", role.name()));
+        }
+        let now = self.started.elapsed();
+        if now >= self.next_kill {
+            let role = *Role::KILLABLE.choose(&mut self.rng).context("a role")?;
+            self.note(&format!("kill -9 {}", role.name()));
+            services.kill(role)?;
+            self.next_kill = now + gap(&mut self.rng, self.plan.kill_every);
+        }
+        let nats_due = self.plan.nats_outage > Duration::ZERO && now >= self.plan.nats_down_at();
+        if nats_due && self.log.nats_down.is_zero() && self.nats_stopped.is_none() {
+            self.note("NATS stopped");
+            nats.stop();
+            self.nats_stopped = Some(Instant::now());
+        }
+        if let Some(stopped) = self
+            .nats_stopped
+            .filter(|s| s.elapsed() >= self.plan.nats_outage)
+        {
+            self.log.nats_down = resume_nats(nats, stopped)?;
+            self.nats_stopped = None;
+            self.note(&format!("NATS back after {:.1}s", secs(self.log.nats_down)));
+        }
+        let pg_due = self.log.pg_restart.is_none() && now >= self.plan.pg_restart_at();
+        if let Some(command) = self.plan.pg_restart.as_deref().filter(|_| pg_due) {
+            self.note("Postgres restarting");
+            let took = restart_postgres(command).await?;
+            self.note(&format!("Postgres back after {:.1}s", secs(took)));
+            self.log.pg_restart = Some(took);
+        }
+        Ok(())
+    }
+
+    /// One line of the timeline: the wall clock (to match the services' logs) and the
+    /// time into the run.
+    fn note(&self, what: &str) {
+        let now = chrono::Utc::now().format("%H:%M:%S%.3f");
+        eprintln!(
+            "[chaos] {now} {:>5.1}s {what}",
+            secs(self.started.elapsed())
+        );
+    }
 }
 
 /// The time to the next kill: 0.5 to 1.5 times the mean.

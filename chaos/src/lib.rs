@@ -71,6 +71,20 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
     let api = CommandApi::new(addresses.command_api)?;
     let tally = Arc::new(Tally::default());
     let registered = load::register(&api, &tally, config.users).await?;
+    // The extension opens its socket with the position of views it has read. A `since`
+    // the notices have not reached yet would also be told the registration's own notice,
+    // which comes before it (push: docs/RELIABILITY.md, "Chaos").
+    let last = registered
+        .iter()
+        .map(|(_, at)| *at)
+        .max()
+        .unwrap_or_default();
+    until(
+        START_LIMIT,
+        "the notices to reach the registrations",
+        || checks::notices_reached(&pool, last),
+    )
+    .await?;
     let sockets = CancellationToken::new();
     let watches: Vec<Watch> = registered
         .iter()
@@ -145,16 +159,32 @@ fn commands(tally: &Tally) -> Commands {
     }
 }
 
-/// Waits until `GET http://addr/healthz` answers 200, at most [`START_LIMIT`].
+/// Waits until `GET http://addr/healthz` answers 200.
 async fn wait_healthy(addr: SocketAddr) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
-    let deadline = Instant::now() + START_LIMIT;
-    while Instant::now() < deadline {
-        let answer = http.get(format!("http://{addr}/healthz")).send().await;
-        if answer.is_ok_and(|a| a.status().is_success()) {
-            return Ok(());
+    let url = format!("http://{addr}/healthz");
+    until(START_LIMIT, &url, || async {
+        let answer = http.get(&url).send().await.ok()?;
+        answer.status().is_success().then_some(())
+    })
+    .await
+}
+
+/// Polls `check` every 50 ms until it returns `Some`, for at most `limit`; an error (not
+/// a panic: this is a program, not a test) names `what` was awaited.
+async fn until<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return Ok(value);
+        }
+        if Instant::now() >= deadline {
+            bail!("timed out after {limit:?} waiting for {what}");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    bail!("nothing answered http://{addr}/healthz within {START_LIMIT:?}")
 }

@@ -64,6 +64,12 @@ impl Report {
                 n.missed_examples.join("; ")
             ));
         }
+        if !n.unexpected_examples.is_empty() {
+            failures.push(format!(
+                "first unexpected notices: {}",
+                n.unexpected_examples.join("; ")
+            ));
+        }
         failures
     }
 

@@ -159,6 +159,7 @@ impl Services {
             .env("PAGENOW_DB_POOL", "8")
             .env("PAGENOW_JWT_SECRET", auth::DEV_HS256_SECRET)
             .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
