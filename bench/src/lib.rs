@@ -6,7 +6,10 @@
 //! own read rate), `bench_chat` (issue 4: `SendMessage` in a long conversation next to a
 //! new one; the chat queries next to the bare SQL behind them), `bench_push_latency` and
 //! `bench_fanout` (issue 5: command-to-socket latency next to a bare NATS hop; notices
-//! delivered to 10,000 sockets next to a bare NATS subscriber). Each prints its figures
+//! delivered to 10,000 sockets next to a bare NATS subscriber), `bench_load` (issue 7: a
+//! mixed command workload at 1, 8 and 32 clients next to pgbench inserting the same event
+//! rows; command to view to socket; the main views next to their SQL through pgbench).
+//! Each prints its figures
 //! beside a baseline measured in the same run: these machines are shared and noisy, so
 //! an absolute figure means little.
 

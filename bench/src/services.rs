@@ -132,10 +132,12 @@ pub struct RawClient {
 impl RawClient {
     /// A connection to the query API, as `user`.
     pub async fn connect(apis: &Apis, user: &str) -> anyhow::Result<Self> {
-        let addr = apis
-            .queries
-            .strip_prefix("http://")
-            .context("query API address")?;
+        Self::connect_to(&apis.queries, user).await
+    }
+
+    /// A connection to the service at `base` (`http://host:port`), as `user`.
+    pub async fn connect_to(base: &str, user: &str) -> anyhow::Result<Self> {
+        let addr = base.strip_prefix("http://").context("an http:// address")?;
         let stream = tokio::net::TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         let token = crate::dev_token(user)?;
@@ -148,15 +150,38 @@ impl RawClient {
     /// `GET path`, timed from writing the request to the answer's last byte; fails unless
     /// the answer is `200` with a `Content-Length` body.
     pub async fn timed_get(&mut self, path: &str) -> anyhow::Result<Duration> {
+        let answer = self.request("GET", path, None).await?;
+        anyhow::ensure!(answer.status == 200, "{path}: {}", answer.status);
+        Ok(answer.took)
+    }
+
+    /// `method path` with a JSON `body` if any, timed from writing the request to the
+    /// answer's last byte; fails only when the connection does, or the answer has no
+    /// `Content-Length` body.
+    pub async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> anyhow::Result<RawAnswer> {
         use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {}\r\n\r\n",
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {}\r\n",
             self.token
         );
+        if let Some(body) = body {
+            request.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ));
+        } else {
+            request.push_str("\r\n");
+        }
         let started = Instant::now();
         self.stream.write_all(request.as_bytes()).await?;
         self.stream.flush().await?;
         let (mut status, mut length, mut line) = (String::new(), None, String::new());
+        let mut headers = Vec::new();
         self.stream.read_line(&mut status).await?;
         loop {
             line.clear();
@@ -166,20 +191,53 @@ impl RawClient {
                 break;
             }
             if let Some((name, value)) = header.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = Some(value.trim().parse::<usize>()?);
+                let (name, value) = (name.to_ascii_lowercase(), value.trim().to_owned());
+                if name == "content-length" {
+                    length = Some(value.parse::<usize>()?);
                 }
+                headers.push((name, value));
             }
         }
         let mut body = vec![0; length.context("an answer without Content-Length")?];
         self.stream.read_exact(&mut body).await?;
         let took = started.elapsed();
-        anyhow::ensure!(
-            status.starts_with("HTTP/1.1 200"),
-            "{path}: {}",
-            status.trim_end()
-        );
-        Ok(took)
+        let status = status
+            .split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .with_context(|| format!("{path}: a malformed status line {status:?}"))?;
+        Ok(RawAnswer {
+            status,
+            headers,
+            body,
+            took,
+        })
+    }
+}
+
+/// One answer read by [`RawClient::request`].
+#[derive(Debug, Clone)]
+pub struct RawAnswer {
+    pub status: u16,
+    /// The headers, names in lower case, in the order they came.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// From writing the request to the answer's last byte.
+    pub took: Duration,
+}
+
+impl RawAnswer {
+    /// The value of header `name` (lower case), if the answer has it.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> anyhow::Result<Value> {
+        Ok(serde_json::from_slice(&self.body)?)
     }
 }
 
