@@ -20,6 +20,7 @@
 //! `cargo build --release -p bench --bin bench_load &&
 //!  DATABASE_URL=… NATS_SERVER_BIN=/usr/sbin/nats-server ./target/release/bench_load`
 
+mod breakdown;
 mod commands;
 mod end_to_end;
 mod load;
@@ -60,6 +61,9 @@ pub struct Config {
     /// Friends of each user (the next ones in a ring of users), and direct conversations.
     #[arg(long, default_value_t = 4)]
     friends: usize,
+    /// Requests of each kind in the one-client breakdown of a query's time.
+    #[arg(long, default_value_t = 1000)]
+    breakdown_samples: usize,
     /// The pgbench program.
     #[arg(long, env = "PGBENCH_BIN", default_value = "/usr/bin/pgbench")]
     pgbench_bin: PathBuf,
@@ -132,7 +136,7 @@ async fn run(
     let push = format!("http://{push}");
     pipeline::caught_up(pool, Duration::from_secs(600)).await?;
     end_to_end::run(config, pool, &apis, &world, &push, &nats_url).await?;
-    queries::run(config, &apis, &world, &push, &pgbench).await
+    queries::run(config, pool, &apis, &world, &push, &nats_url, &pgbench).await
 }
 
 /// `nats-server --version` of the server [`testkit::TestNats`] starts.

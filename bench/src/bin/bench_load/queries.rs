@@ -11,6 +11,7 @@ use std::time::Duration;
 use bench::services::{Apis, RawClient};
 use bench::{ms, write};
 use query_api::chat::store::CONVERSATIONS;
+use sqlx::PgPool;
 
 use crate::load::{closed_loop, Figures, Worker};
 use crate::pgbench::{Pgbench, Statement};
@@ -20,10 +21,10 @@ use crate::Config;
 /// The target: our requests a second over pgbench's, at every level.
 const TARGET: f64 = 0.5;
 /// The page every list is read with.
-const LIMIT: i64 = 20;
+pub const LIMIT: i64 = 20;
 
 /// `query_api::shares::store::notifications`' statement.
-const NOTIFICATIONS: &str = "
+pub const NOTIFICATIONS: &str = "
     SELECT n.share_id::text AS share_id, n.sharer_id, u.first_name, u.last_name,
            n.url, n.title, n.shared_at, n.seen_at, n.position
       FROM share_notifications n
@@ -32,13 +33,13 @@ const NOTIFICATIONS: &str = "
      ORDER BY n.position DESC
      LIMIT $3";
 /// `query_api::shares::store::unread_count`'s statement.
-const UNREAD: &str =
+pub const UNREAD: &str =
     "SELECT count(*) FROM share_notifications WHERE recipient_id = $1 AND seen_at IS NULL";
 /// `presence::accepted_friends`' statement.
-const FRIENDS: &str = "SELECT other_id FROM friendship_table
+pub const FRIENDS: &str = "SELECT other_id FROM friendship_table
     WHERE user_id = $1 AND status = 'accepted' ORDER BY other_id";
 /// `presence::sharing_policies`' statement.
-const POLICIES: &str =
+pub const POLICIES: &str =
     "SELECT user_id, mode, allow, deny FROM sharing_policy WHERE user_id = ANY($1)";
 
 /// One client reading one path.
@@ -65,9 +66,11 @@ struct View<'a> {
 
 pub async fn run(
     config: &Config,
+    pool: &PgPool,
     apis: &Apis,
     world: &World,
     push: &str,
+    nats_url: &str,
     pgbench: &Pgbench,
 ) -> anyhow::Result<()> {
     let reader = world.users[0].id.clone();
@@ -158,7 +161,10 @@ pub async fn run(
          direct get); pgbench runs only its two SQL statements, so that ratio holds the KV \
          reads too.\n",
         if met { "met" } else { "NOT met" }
-    ))
+    ))?;
+    report_presence(push, world).await?;
+    let samples = config.breakdown_samples;
+    crate::breakdown::run(pool, apis, push, nats_url, &reader, &friends, samples).await
 }
 
 fn row(view: &str, clients: usize, ours: &Figures, theirs: &Figures, ratio: f64) -> String {
