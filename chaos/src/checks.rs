@@ -67,7 +67,11 @@ pub struct NoticeCheck {
     pub connections: u32,
     pub owed: usize,
     pub received: usize,
+    /// Missed, and not explained by [`NoticeCheck::unpublished`].
     pub missed: usize,
+    /// Missed notices stored by the projector in the last seconds before it was killed:
+    /// their live copy died with it (see docs/RELIABILITY.md, "What it found").
+    pub unpublished: usize,
     pub duplicated: usize,
     /// Received, but not in the notices view (told of something that is not there).
     pub unexpected: usize,
@@ -94,12 +98,17 @@ pub async fn notices_reached(pool: &PgPool, position: i64) -> Option<()> {
     reached.and_then(|(yes,)| yes.then_some(()))
 }
 
+/// How long before a projector kill a missed notice must have been stored to count as
+/// unpublished: a batch commits, then publishes its notices within milliseconds.
+const UNPUBLISHED_WINDOW: f64 = 2.0;
+
 /// Waits, up to `wait`, until every socket has received every notice owed to it, then
-/// compares.
+/// compares. `projector_kills`: see [`crate::faults::FaultLog`].
 pub async fn notices(
     pool: &PgPool,
     watches: &[Watch],
     wait: Duration,
+    projector_kills: &[f64],
 ) -> Result<NoticeCheck, sqlx::Error> {
     let deadline = Instant::now() + wait;
     loop {
@@ -113,7 +122,11 @@ pub async fn notices(
         let logs: Vec<SocketLog> = watches.iter().map(Watch::snapshot).collect();
         let (mut check, missed) = compare(watches, &logs, &owed);
         if check.missed == 0 || Instant::now() >= deadline {
-            check.missed_examples = when_recorded(pool, &missed).await?;
+            let unexplained = unexplained(pool, missed, projector_kills).await?;
+            check.unpublished = check.missed - unexplained.len();
+            check.missed = unexplained.len();
+            check.missed_examples =
+                when_recorded(pool, &unexplained[..unexplained.len().min(5)]).await?;
             return Ok(check);
         }
         tokio::time::sleep(POLL).await;
@@ -136,6 +149,34 @@ async fn owed_notices(pool: &PgPool, user: &str, since: i64) -> Result<Vec<Notic
         .into_iter()
         .map(|(tx, position, kind)| (tx as u64, position, kind))
         .collect())
+}
+
+/// The missed notices not stored within [`UNPUBLISHED_WINDOW`] before a projector kill.
+async fn unexplained(
+    pool: &PgPool,
+    missed: Vec<(String, NoticeId)>,
+    projector_kills: &[f64],
+) -> Result<Vec<(String, NoticeId)>, sqlx::Error> {
+    let mut unexplained = Vec::new();
+    for (user, notice) in missed {
+        let (stored,): (f64,) = sqlx::query_as(
+            "SELECT extract(epoch FROM created_at)::float8 FROM user_notices
+              WHERE user_id = $1 AND tx_id = $2::text::xid8 AND position = $3 AND kind = $4",
+        )
+        .bind(&user)
+        .bind(notice.0.to_string())
+        .bind(notice.1)
+        .bind(&notice.2)
+        .fetch_one(pool)
+        .await?;
+        let killed_after = projector_kills
+            .iter()
+            .any(|kill| (0.0..=UNPUBLISHED_WINDOW).contains(&(kill - stored)));
+        if !killed_after {
+            unexplained.push((user, notice));
+        }
+    }
+    Ok(unexplained)
 }
 
 /// Adds to each missed notice when its event was recorded, to set beside the faults'
@@ -163,7 +204,7 @@ fn compare(
     logs: &[SocketLog],
     owed: &BTreeMap<String, Vec<NoticeId>>,
 ) -> (NoticeCheck, Vec<(String, NoticeId)>) {
-    let mut missed_examples = Vec::new();
+    let mut missed = Vec::new();
     let mut check = NoticeCheck {
         sockets: watches.len(),
         ..Default::default()
@@ -186,12 +227,10 @@ fn compare(
         }
         check.retried_unavailable += log.retried_unavailable;
         check.resyncs += log.resyncs.len();
-        for missed in owed.difference(&received) {
+        for notice in owed.difference(&received) {
             check.missed += 1;
-            if missed_examples.len() < 5 {
-                missed_examples.push((watch.user.clone(), (*missed).clone()));
-            }
+            missed.push((watch.user.clone(), (*notice).clone()));
         }
     }
-    (check, missed_examples)
+    (check, missed)
 }

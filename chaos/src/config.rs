@@ -43,6 +43,13 @@ pub struct Config {
     #[arg(long, default_value_t = 4)]
     pub workers: usize,
 
+    /// Does not fail the run for notices stored in the last seconds before a projector
+    /// kill and never received (their live copy died with the projector; a known bug, see
+    /// docs/RELIABILITY.md, "What it found"); they are still counted and shown. For CI,
+    /// until that bug is fixed.
+    #[arg(long)]
+    pub tolerate_unpublished_notices: bool,
+
     /// Where each service's log goes (`<role>.log`, appended across restarts).
     #[arg(long, default_value = "chaos-logs")]
     pub log_dir: PathBuf,

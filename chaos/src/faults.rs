@@ -45,6 +45,9 @@ pub struct FaultLog {
     pub nats_down: Duration,
     /// How long `pg_restart` took, when it ran.
     pub pg_restart: Option<Duration>,
+    /// When each `kill -9` of the projector happened, in seconds since the Unix epoch
+    /// (to set beside the times Postgres records).
+    pub projector_kills: Vec<f64>,
 }
 
 /// Runs the plan against `services` and `nats`; on return both are running again.
@@ -101,6 +104,10 @@ impl<'a> Timeline<'a> {
             let role = *Role::KILLABLE.choose(&mut self.rng).context("a role")?;
             self.note(&format!("kill -9 {}", role.name()));
             services.kill(role)?;
+            if role == Role::Projector {
+                let at = chrono::Utc::now().timestamp_micros() as f64 / 1e6;
+                self.log.projector_kills.push(at);
+            }
             self.next_kill = now + gap(&mut self.rng, self.plan.kill_every);
         }
         let nats_due = self.plan.nats_outage > Duration::ZERO && now >= self.plan.nats_down_at();

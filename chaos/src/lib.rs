@@ -137,7 +137,7 @@ async fn check(
         .map(|report| report.difference_count())
         .map_err(|error| error.to_string());
     let versions = checks::user_versions(pool).await?;
-    let notices = checks::notices(pool, watches, NOTICE_LIMIT).await?;
+    let notices = checks::notices(pool, watches, NOTICE_LIMIT, &faults.projector_kills).await?;
     Ok(Report {
         duration: config.duration,
         commands: commands(tally),
@@ -146,6 +146,7 @@ async fn check(
         versions,
         replay,
         notices,
+        tolerate_unpublished: config.tolerate_unpublished_notices,
     })
 }
 
