@@ -80,6 +80,8 @@ pub struct NoticeCheck {
     /// A few of the missed notices, to start looking: `user (tx_id, position, kind)` and
     /// when their event was recorded.
     pub missed_examples: Vec<String>,
+    /// A few of the unpublished ones: when they were stored, and the kill that followed.
+    pub unpublished_examples: Vec<String>,
     /// A few of the unexpected ones, with the `since` of the socket's first connection.
     pub unexpected_examples: Vec<String>,
 }
@@ -122,8 +124,10 @@ pub async fn notices(
         let logs: Vec<SocketLog> = watches.iter().map(Watch::snapshot).collect();
         let (mut check, missed) = compare(watches, &logs, &owed);
         if check.missed == 0 || Instant::now() >= deadline {
-            let unexplained = unexplained(pool, missed, projector_kills).await?;
-            check.unpublished = check.missed - unexplained.len();
+            let (unpublished, unexplained) =
+                split_unpublished(pool, missed, projector_kills).await?;
+            check.unpublished = unpublished.len();
+            check.unpublished_examples = unpublished.into_iter().take(5).collect();
             check.missed = unexplained.len();
             check.missed_examples =
                 when_recorded(pool, &unexplained[..unexplained.len().min(5)]).await?;
@@ -151,16 +155,19 @@ async fn owed_notices(pool: &PgPool, user: &str, since: i64) -> Result<Vec<Notic
         .collect())
 }
 
-/// The missed notices not stored within [`UNPUBLISHED_WINDOW`] before a projector kill.
-async fn unexplained(
+/// Splits the missed notices into those stored within [`UNPUBLISHED_WINDOW`] before a
+/// projector kill (described, for the report) and the others.
+async fn split_unpublished(
     pool: &PgPool,
     missed: Vec<(String, NoticeId)>,
     projector_kills: &[f64],
-) -> Result<Vec<(String, NoticeId)>, sqlx::Error> {
-    let mut unexplained = Vec::new();
+) -> Result<(Vec<String>, Vec<(String, NoticeId)>), sqlx::Error> {
+    let (mut unpublished, mut unexplained) = (Vec::new(), Vec::new());
     for (user, notice) in missed {
-        let (stored,): (f64,) = sqlx::query_as(
-            "SELECT extract(epoch FROM created_at)::float8 FROM user_notices
+        let (stored, at): (f64, String) = sqlx::query_as(
+            "SELECT extract(epoch FROM created_at)::float8,
+                    to_char(created_at AT TIME ZONE 'UTC', 'HH24:MI:SS.MS')
+               FROM user_notices
               WHERE user_id = $1 AND tx_id = $2::text::xid8 AND position = $3 AND kind = $4",
         )
         .bind(&user)
@@ -169,14 +176,18 @@ async fn unexplained(
         .bind(&notice.2)
         .fetch_one(pool)
         .await?;
-        let killed_after = projector_kills
+        let kill = projector_kills
             .iter()
-            .any(|kill| (0.0..=UNPUBLISHED_WINDOW).contains(&(kill - stored)));
-        if !killed_after {
-            unexplained.push((user, notice));
+            .map(|kill| kill - stored)
+            .find(|gap| (0.0..=UNPUBLISHED_WINDOW).contains(gap));
+        match kill {
+            Some(gap) => unpublished.push(format!(
+                "{user} {notice:?} stored {at}, projector killed {gap:.3}s later"
+            )),
+            None => unexplained.push((user, notice)),
         }
     }
-    Ok(unexplained)
+    Ok((unpublished, unexplained))
 }
 
 /// Adds to each missed notice when its event was recorded, to set beside the faults'

@@ -19,6 +19,9 @@ async fn main() -> anyhow::Result<ExitCode> {
     };
     let mut out = std::io::stdout().lock();
     writeln!(out, "\n{}", report.table())?;
+    for detail in report.details() {
+        writeln!(out, "{detail}")?;
+    }
     let failures = report.failures();
     if failures.is_empty() {
         writeln!(out, "PASS: nothing lost, nothing applied or told twice")?;

@@ -68,19 +68,32 @@ impl Report {
         if let Err(error) = &self.replay {
             failures.push(format!("the verifier gave no answer: {error}"));
         }
+        failures
+    }
+
+    /// Examples of what went wrong, to start looking (shown whether or not it fails the run).
+    pub fn details(&self) -> Vec<String> {
+        let n = &self.notices;
+        let mut details = Vec::new();
         if !n.missed_examples.is_empty() {
-            failures.push(format!(
+            details.push(format!(
                 "first missed notices: {}",
                 n.missed_examples.join("; ")
             ));
         }
+        if !n.unpublished_examples.is_empty() {
+            details.push(format!(
+                "first notices stored just before a projector kill: {}",
+                n.unpublished_examples.join("; ")
+            ));
+        }
         if !n.unexpected_examples.is_empty() {
-            failures.push(format!(
+            details.push(format!(
                 "first unexpected notices: {}",
                 n.unexpected_examples.join("; ")
             ));
         }
-        failures
+        details
     }
 
     /// The report as a table.
