@@ -67,11 +67,12 @@ pub struct NoticeCheck {
     pub connections: u32,
     pub owed: usize,
     pub received: usize,
-    /// Missed, and not explained by [`NoticeCheck::unpublished`].
+    /// Missed, and not explained by [`NoticeCheck::live_copy_lost`].
     pub missed: usize,
-    /// Missed notices stored by the projector in the last seconds before it was killed:
-    /// their live copy died with it (see docs/RELIABILITY.md, "What it found").
-    pub unpublished: usize,
+    /// Missed notices whose live copy a known fault lost (docs/RELIABILITY.md, "What it
+    /// found"): stored by the projector in the seconds before it was killed, or around the
+    /// NATS outage.
+    pub live_copy_lost: usize,
     pub duplicated: usize,
     /// Received, but not in the notices view (told of something that is not there).
     pub unexpected: usize,
@@ -80,8 +81,8 @@ pub struct NoticeCheck {
     /// A few of the missed notices, to start looking: `user (tx_id, position, kind)` and
     /// when their event was recorded.
     pub missed_examples: Vec<String>,
-    /// A few of the unpublished ones: when they were stored, and the kill that followed.
-    pub unpublished_examples: Vec<String>,
+    /// A few of those: when they were stored, and the fault that lost them.
+    pub live_copy_lost_examples: Vec<String>,
     /// A few of the unexpected ones, with the `since` of the socket's first connection.
     pub unexpected_examples: Vec<String>,
 }
@@ -100,17 +101,50 @@ pub async fn notices_reached(pool: &PgPool, position: i64) -> Option<()> {
     reached.and_then(|(yes,)| yes.then_some(()))
 }
 
-/// How long before a projector kill a missed notice must have been stored to count as
-/// unpublished: a batch commits, then publishes its notices within milliseconds.
-const UNPUBLISHED_WINDOW: f64 = 2.0;
+/// How long before a projector kill a missed notice must have been stored for the kill to
+/// explain it: a batch commits, then publishes its notices within milliseconds.
+const BEFORE_KILL: f64 = 2.0;
+/// How long after NATS is back a missed notice may have been stored for the outage to
+/// explain it: the services' NATS clients reconnect with a backoff of a few seconds.
+const AFTER_NATS: f64 = 15.0;
+
+/// The faults known to lose the live copy of a notice, with their times (seconds since the
+/// Unix epoch).
+#[derive(Debug, Default, Clone)]
+pub struct KnownLosses {
+    pub projector_kills: Vec<f64>,
+    pub nats_outage: Option<(f64, f64)>,
+}
+
+impl KnownLosses {
+    /// The fault that explains a notice stored at `stored` going missing, if one does.
+    fn explain(&self, stored: f64) -> Option<String> {
+        let kill = self
+            .projector_kills
+            .iter()
+            .map(|kill| kill - stored)
+            .find(|gap| (0.0..=BEFORE_KILL).contains(gap));
+        if let Some(gap) = kill {
+            return Some(format!("projector killed {gap:.3}s later"));
+        }
+        let (down, back) = self.nats_outage?;
+        (down - 1.0..=back + AFTER_NATS).contains(&stored).then(|| {
+            format!(
+                "NATS down {:+.1}s, back {:+.1}s",
+                down - stored,
+                back - stored
+            )
+        })
+    }
+}
 
 /// Waits, up to `wait`, until every socket has received every notice owed to it, then
-/// compares. `projector_kills`: see [`crate::faults::FaultLog`].
+/// compares.
 pub async fn notices(
     pool: &PgPool,
     watches: &[Watch],
     wait: Duration,
-    projector_kills: &[f64],
+    known: &KnownLosses,
 ) -> Result<NoticeCheck, sqlx::Error> {
     let deadline = Instant::now() + wait;
     loop {
@@ -124,10 +158,9 @@ pub async fn notices(
         let logs: Vec<SocketLog> = watches.iter().map(Watch::snapshot).collect();
         let (mut check, missed) = compare(watches, &logs, &owed);
         if check.missed == 0 || Instant::now() >= deadline {
-            let (unpublished, unexplained) =
-                split_unpublished(pool, missed, projector_kills).await?;
-            check.unpublished = unpublished.len();
-            check.unpublished_examples = unpublished.into_iter().take(5).collect();
+            let (lost, unexplained) = split_known(pool, missed, known).await?;
+            check.live_copy_lost = lost.len();
+            check.live_copy_lost_examples = lost.into_iter().take(5).collect();
             check.missed = unexplained.len();
             check.missed_examples =
                 when_recorded(pool, &unexplained[..unexplained.len().min(5)]).await?;
@@ -155,14 +188,14 @@ async fn owed_notices(pool: &PgPool, user: &str, since: i64) -> Result<Vec<Notic
         .collect())
 }
 
-/// Splits the missed notices into those stored within [`UNPUBLISHED_WINDOW`] before a
-/// projector kill (described, for the report) and the others.
-async fn split_unpublished(
+/// Splits the missed notices into those a known fault explains (described, for the
+/// report) and the others.
+async fn split_known(
     pool: &PgPool,
     missed: Vec<(String, NoticeId)>,
-    projector_kills: &[f64],
+    known: &KnownLosses,
 ) -> Result<(Vec<String>, Vec<(String, NoticeId)>), sqlx::Error> {
-    let (mut unpublished, mut unexplained) = (Vec::new(), Vec::new());
+    let (mut lost, mut unexplained) = (Vec::new(), Vec::new());
     for (user, notice) in missed {
         let (stored, at): (f64, String) = sqlx::query_as(
             "SELECT extract(epoch FROM created_at)::float8,
@@ -176,18 +209,12 @@ async fn split_unpublished(
         .bind(&notice.2)
         .fetch_one(pool)
         .await?;
-        let kill = projector_kills
-            .iter()
-            .map(|kill| kill - stored)
-            .find(|gap| (0.0..=UNPUBLISHED_WINDOW).contains(gap));
-        match kill {
-            Some(gap) => unpublished.push(format!(
-                "{user} {notice:?} stored {at}, projector killed {gap:.3}s later"
-            )),
+        match known.explain(stored) {
+            Some(cause) => lost.push(format!("{user} {notice:?} stored {at}, {cause}")),
             None => unexplained.push((user, notice)),
         }
     }
-    Ok((unpublished, unexplained))
+    Ok((lost, unexplained))
 }
 
 /// Adds to each missed notice when its event was recorded, to set beside the faults'

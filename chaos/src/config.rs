@@ -43,12 +43,12 @@ pub struct Config {
     #[arg(long, default_value_t = 4)]
     pub workers: usize,
 
-    /// Does not fail the run for notices stored in the last seconds before a projector
-    /// kill and never received (their live copy died with the projector; a known bug, see
+    /// Does not fail the run for missed notices whose live copy a known fault lost (stored
+    /// just before a projector kill, or around the NATS outage: known bugs, see
     /// docs/RELIABILITY.md, "What it found"); they are still counted and shown. For CI,
-    /// until that bug is fixed.
+    /// until those bugs are fixed.
     #[arg(long)]
-    pub tolerate_unpublished_notices: bool,
+    pub tolerate_lost_live_copies: bool,
 
     /// Where each service's log goes (`<role>.log`, appended across restarts).
     #[arg(long, default_value = "chaos-logs")]

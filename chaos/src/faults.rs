@@ -48,6 +48,8 @@ pub struct FaultLog {
     /// When each `kill -9` of the projector happened, in seconds since the Unix epoch
     /// (to set beside the times Postgres records).
     pub projector_kills: Vec<f64>,
+    /// When NATS was stopped and when it was back, in the same clock.
+    pub nats_outage: Option<(f64, f64)>,
 }
 
 /// Runs the plan against `services` and `nats`; on return both are running again.
@@ -63,6 +65,10 @@ pub async fn run(
     }
     if let Some(stopped) = timeline.nats_stopped.take() {
         timeline.log.nats_down = resume_nats(nats, stopped)?;
+        timeline.log.nats_outage = timeline
+            .log
+            .nats_outage
+            .map(|(down, _)| (down, epoch_now()));
     }
     services.restart_exited()?;
     timeline.log.kills = services.kills.clone();
@@ -105,8 +111,7 @@ impl<'a> Timeline<'a> {
             self.note(&format!("kill -9 {}", role.name()));
             services.kill(role)?;
             if role == Role::Projector {
-                let at = chrono::Utc::now().timestamp_micros() as f64 / 1e6;
-                self.log.projector_kills.push(at);
+                self.log.projector_kills.push(epoch_now());
             }
             self.next_kill = now + gap(&mut self.rng, self.plan.kill_every);
         }
@@ -115,6 +120,7 @@ impl<'a> Timeline<'a> {
             self.note("NATS stopped");
             nats.stop();
             self.nats_stopped = Some(Instant::now());
+            self.log.nats_outage = Some((epoch_now(), 0.0));
         }
         if let Some(stopped) = self
             .nats_stopped
@@ -122,6 +128,7 @@ impl<'a> Timeline<'a> {
         {
             self.log.nats_down = resume_nats(nats, stopped)?;
             self.nats_stopped = None;
+            self.log.nats_outage = self.log.nats_outage.map(|(down, _)| (down, epoch_now()));
             self.note(&format!("NATS back after {:.1}s", secs(self.log.nats_down)));
         }
         let pg_due = self.log.pg_restart.is_none() && now >= self.plan.pg_restart_at();
@@ -169,6 +176,11 @@ async fn restart_postgres(command: &str) -> anyhow::Result<Duration> {
         "the Postgres restart command failed: {status}"
     );
     Ok(started.elapsed())
+}
+
+/// Seconds since the Unix epoch, to set beside the times Postgres records.
+fn epoch_now() -> f64 {
+    chrono::Utc::now().timestamp_micros() as f64 / 1e6
 }
 
 fn secs(d: Duration) -> f64 {

@@ -137,7 +137,11 @@ async fn check(
         .map(|report| report.difference_count())
         .map_err(|error| error.to_string());
     let versions = checks::user_versions(pool).await?;
-    let notices = checks::notices(pool, watches, NOTICE_LIMIT, &faults.projector_kills).await?;
+    let known = checks::KnownLosses {
+        projector_kills: faults.projector_kills.clone(),
+        nats_outage: faults.nats_outage,
+    };
+    let notices = checks::notices(pool, watches, NOTICE_LIMIT, &known).await?;
     Ok(Report {
         duration: config.duration,
         commands: commands(tally),
@@ -146,7 +150,7 @@ async fn check(
         versions,
         replay,
         notices,
-        tolerate_unpublished: config.tolerate_unpublished_notices,
+        tolerate_lost_live_copies: config.tolerate_lost_live_copies,
     })
 }
 

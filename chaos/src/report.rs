@@ -28,8 +28,8 @@ pub struct Report {
     /// Rows differing between the views and their replay, or why the verifier gave no answer.
     pub replay: Result<usize, String>,
     pub notices: NoticeCheck,
-    /// Whether [`NoticeCheck::unpublished`] notices fail the run.
-    pub tolerate_unpublished: bool,
+    /// Whether [`NoticeCheck::live_copy_lost`] notices fail the run.
+    pub tolerate_lost_live_copies: bool,
 }
 
 impl Report {
@@ -52,11 +52,11 @@ impl Report {
             ("notices received that the view does not hold", n.unexpected),
             ("resyncs other than `unavailable`", n.resyncs),
             (
-                "notices missed, stored just before a projector kill (known bug)",
-                if self.tolerate_unpublished {
+                "notices missed, live copy lost to a kill or the NATS outage (known bugs)",
+                if self.tolerate_lost_live_copies {
                     0
                 } else {
-                    n.unpublished
+                    n.live_copy_lost
                 },
             ),
         ];
@@ -81,10 +81,10 @@ impl Report {
                 n.missed_examples.join("; ")
             ));
         }
-        if !n.unpublished_examples.is_empty() {
+        if !n.live_copy_lost_examples.is_empty() {
             details.push(format!(
-                "first notices stored just before a projector kill: {}",
-                n.unpublished_examples.join("; ")
+                "first notices whose live copy was lost: {}",
+                n.live_copy_lost_examples.join("; ")
             ));
         }
         if !n.unexpected_examples.is_empty() {
@@ -145,11 +145,11 @@ impl Report {
             ),
             ("notices missed, other (must be 0)", n.missed.to_string()),
             (
-                "notices missed, stored < 2 s before a projector kill",
+                "notices missed, live copy lost (kill, NATS outage)",
                 format!(
                     "{}{}",
-                    n.unpublished,
-                    if self.tolerate_unpublished {
+                    n.live_copy_lost,
+                    if self.tolerate_lost_live_copies {
                         ", tolerated"
                     } else {
                         ""
