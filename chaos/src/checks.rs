@@ -38,7 +38,8 @@ pub struct Versions {
 pub async fn user_versions(pool: &PgPool) -> Result<Versions, sqlx::Error> {
     let rows: Vec<(i64, i64)> = sqlx::query_as(
         "SELECT u.version,
-                (SELECT count(*) FROM events e WHERE e.aggregate_type = 'user' AND e.aggregate_id = u.user_id)
+                (SELECT count(*) FROM events e
+                  WHERE e.aggregate_type = 'user' AND e.aggregate_id = u.user_id)
            FROM user_table u",
     )
     .fetch_all(pool)
@@ -226,7 +227,8 @@ async fn when_recorded(
     let mut examples = Vec::new();
     for (user, notice) in missed {
         let recorded: Option<(String,)> = sqlx::query_as(
-            "SELECT to_char(recorded_at AT TIME ZONE 'UTC', 'HH24:MI:SS.MS') FROM events WHERE position = $1",
+            "SELECT to_char(recorded_at AT TIME ZONE 'UTC', 'HH24:MI:SS.MS')
+               FROM events WHERE position = $1",
         )
         .bind(notice.1)
         .fetch_optional(pool)

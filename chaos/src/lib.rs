@@ -50,8 +50,9 @@ use sockets::Watch;
 const START_LIMIT: Duration = Duration::from_secs(60);
 /// How long the views may take to catch up once the faults are over.
 const CATCH_UP_LIMIT: Duration = Duration::from_secs(180);
-/// How long the sockets may take to receive what they are owed once the views caught up.
-const NOTICE_LIMIT: Duration = Duration::from_secs(60);
+/// How long the sockets may take to receive what they are owed once the views caught up
+/// (the verifier waited for them): a missed notice makes the check wait this long.
+const NOTICE_LIMIT: Duration = Duration::from_secs(20);
 
 /// Runs the whole thing: set-up, load under faults, checks.
 pub async fn run(config: &Config) -> anyhow::Result<Report> {

@@ -40,7 +40,11 @@ pub async fn register(
     let mut registered = Vec::new();
     for n in 0..count {
         let user = User::new(format!("chaos-{n}"))?;
-        let body = json!({"email": format!("chaos{n}@example.com"), "first_name": "Chaos", "last_name": format!("User {n}")});
+        let body = registration(
+            &format!("chaos{n}@example.com"),
+            "Chaos",
+            &format!("User {n}"),
+        );
         let answer = must(
             api.send(tally, &user, "register-user", body).await,
             "register-user",
@@ -70,7 +74,11 @@ pub async fn befriend(api: &CommandApi, tally: &Tally, users: Vec<User>) -> anyh
         }
     }
     let others: Vec<&str> = users[1..].iter().map(|u| u.id.as_str()).collect();
-    let body = json!({"conversation_id": uuid::Uuid::new_v4(), "title": "Everyone", "participants": others});
+    let body = json!({
+        "conversation_id": uuid::Uuid::new_v4(),
+        "title": "Everyone",
+        "participants": others,
+    });
     let group = must(
         api.send(tally, &users[0], "create-group-conversation", body)
             .await,
@@ -155,7 +163,11 @@ impl Sender {
     }
 
     async fn message(&self, who: usize, conversation: String, n: u64) {
-        let body = json!({"conversation_id": conversation, "message_id": uuid::Uuid::new_v4(), "text": format!("message {n} from worker {}", self.n)});
+        let body = json!({
+            "conversation_id": conversation,
+            "message_id": uuid::Uuid::new_v4(),
+            "text": format!("message {n} from worker {}", self.n),
+        });
         self.send(who, "send-message", body).await;
     }
 
@@ -186,7 +198,11 @@ impl Sender {
             .filter(|u| u.id != self.world.users[who].id)
             .map(|u| u.id.as_str())
             .collect();
-        let body = json!({"url": format!("https://example.com/pages/{n}"), "title": format!("Page {n}"), "to": to});
+        let body = json!({
+            "url": format!("https://example.com/pages/{n}"),
+            "title": format!("Page {n}"),
+            "to": to,
+        });
         self.send(who, "share-url", body).await;
     }
 
@@ -196,7 +212,11 @@ impl Sender {
             return;
         };
         let base = &self.world.users[who];
-        let body = json!({"email": format!("newcomer{n}@example.com"), "first_name": "New", "last_name": format!("Comer {n}")});
+        let body = registration(
+            &format!("newcomer{n}@example.com"),
+            "New",
+            &format!("Comer {n}"),
+        );
         let steps = [
             (&newcomer, "register-user", body),
             (base, "send-friend-request", json!({"user_id": newcomer.id})),
@@ -223,6 +243,11 @@ impl Sender {
         let user = &self.world.users[who];
         self.api.send(&self.tally, user, name, body).await;
     }
+}
+
+/// The body of `register-user`.
+fn registration(email: &str, first_name: &str, last_name: &str) -> Value {
+    json!({"email": email, "first_name": first_name, "last_name": last_name})
 }
 
 /// The answer of a set-up command, which must be accepted (nothing is broken yet).
