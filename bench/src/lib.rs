@@ -9,9 +9,8 @@
 //! delivered to 10,000 sockets next to a bare NATS subscriber), `bench_load` (issue 7: a
 //! mixed command workload at 1, 8 and 32 clients next to pgbench inserting the same event
 //! rows; command to view to socket; the main views next to their SQL through pgbench).
-//! Each prints its figures
-//! beside a baseline measured in the same run: these machines are shared and noisy, so
-//! an absolute figure means little.
+//! Each prints its figures beside a baseline measured in the same run: these machines
+//! are shared and noisy, so an absolute figure means little.
 
 pub mod services;
 
@@ -146,6 +145,11 @@ impl Latencies {
 
     pub fn len(&self) -> usize {
         self.sorted.len()
+    }
+
+    /// The samples, shortest first.
+    pub fn samples(&self) -> &[Duration] {
+        &self.sorted
     }
 
     pub fn is_empty(&self) -> bool {

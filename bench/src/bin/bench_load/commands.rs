@@ -87,6 +87,7 @@ impl Worker for Commander {
 pub async fn run(
     config: &Config,
     pool: &PgPool,
+    baseline: &PgPool,
     apis: &Apis,
     world: &World,
     pgbench: &Pgbench,
@@ -105,12 +106,25 @@ pub async fn run(
         for user in world.users.iter().cycle().take(clients) {
             workers.push(Commander::new(apis, user).await?);
         }
-        let ours = closed_loop(workers, config.warm_up(), config.timed()).await?;
-        let rows = match &rows {
-            Some(rows) => rows,
-            None => rows.insert(EventRow::sample(pool, mark).await?),
-        };
-        let theirs = pgbench.inserts(rows, clients).await?;
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for round in 0..config.rounds {
+            let baseline_first = round % 2 == 1;
+            if baseline_first {
+                if let Some(rows) = &rows {
+                    theirs.push(pgbench.inserts(rows, clients).await?);
+                }
+            }
+            let (figures, back) = closed_loop(workers, config.warm_up(), config.timed()).await?;
+            workers = back;
+            ours.push(figures);
+            if rows.is_none() {
+                rows = Some(EventRow::sample(pool, mark).await?);
+            }
+            if let (false, Some(rows)) = (baseline_first, &rows) {
+                theirs.push(pgbench.inserts(rows, clients).await?);
+            }
+        }
+        let (ours, theirs) = (Figures::merged(&ours), Figures::merged(&theirs));
         let ratio = ours.rate() / theirs.rate();
         write(&row(clients, &ours, &theirs, ratio))?;
         last = Some((clients, ratio));
@@ -121,7 +135,40 @@ pub async fn run(
             if ratio >= TARGET { "met" } else { "NOT met" }
         ))?;
     }
-    events_per_command(pool, mark).await
+    events_per_command(pool, mark).await?;
+    if let (Some(rows), Some(&clients)) = (&rows, config.clients.iter().max()) {
+        without_notify(baseline, pgbench, rows, clients).await?;
+    }
+    Ok(())
+}
+
+/// pgbench's inserts at `clients` with the `events` table's `NOTIFY` trigger, then
+/// without it (in pgbench's database only): what the wake-up of the relay costs the
+/// store. A transaction that notifies holds a lock for the whole database cluster from
+/// before its commit record is flushed until it is, so such commits do not share flushes.
+async fn without_notify(
+    baseline: &PgPool,
+    pgbench: &Pgbench,
+    rows: &[EventRow],
+    clients: usize,
+) -> anyhow::Result<()> {
+    let with = pgbench.inserts(rows, clients).await?;
+    sqlx::query("ALTER TABLE events DISABLE TRIGGER events_notify")
+        .execute(baseline)
+        .await?;
+    let without = pgbench.inserts(rows, clients).await;
+    sqlx::query("ALTER TABLE events ENABLE TRIGGER events_notify")
+        .execute(baseline)
+        .await?;
+    let without = without?;
+    write(&format!(
+        "pgbench at {clients} clients, the same inserts: {:.0} tps with the events_notify \
+         trigger (as above), {:.0} tps without it (median {:.2} ms / {:.2} ms)\n",
+        with.rate(),
+        without.rate(),
+        ms(with.latencies.median()),
+        ms(without.latencies.median()),
+    ))
 }
 
 fn row(clients: usize, ours: &Figures, theirs: &Figures, ratio: f64) -> String {

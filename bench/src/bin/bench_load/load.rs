@@ -1,6 +1,9 @@
 //! Closed-loop load: each client sends a request, waits for its answer, sends the next,
 //! on a connection of its own, first untimed (warm-up), then timed. All clients start the
 //! timed window at the same instant; what finishes inside it counts.
+//!
+//! Each level runs in rounds, ours and the baseline in turn (which goes first alternates),
+//! so that both sides see the same moments of a shared, noisy machine.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -30,14 +33,30 @@ impl Figures {
     pub fn rate(&self) -> f64 {
         self.done as f64 / self.seconds
     }
+
+    /// The figures of `parts` (rounds of the same level) taken together.
+    pub fn merged(parts: &[Figures]) -> Figures {
+        let samples = parts
+            .iter()
+            .flat_map(|p| p.latencies.samples().iter().copied())
+            .collect();
+        Figures {
+            done: parts.iter().map(|p| p.done).sum(),
+            failed: parts.iter().map(|p| p.failed).sum(),
+            seconds: parts.iter().map(|p| p.seconds).sum(),
+            latencies: Latencies::new(samples),
+            failure: parts.iter().find_map(|p| p.failure.clone()),
+        }
+    }
 }
 
-/// Runs `workers` at once for `warm_up`, then for `timed`; the timed window's figures.
+/// Runs `workers` at once for `warm_up`, then for `timed`; the timed window's figures,
+/// and the workers (with their connections and state) for another round.
 pub async fn closed_loop<W: Worker>(
     workers: Vec<W>,
     warm_up: Duration,
     timed: Duration,
-) -> anyhow::Result<Figures> {
+) -> anyhow::Result<(Figures, Vec<W>)> {
     let start = Instant::now() + warm_up;
     let end = start + timed;
     let mut tasks = tokio::task::JoinSet::new();
@@ -63,21 +82,24 @@ pub async fn closed_loop<W: Worker>(
                     }
                 }
             }
-            (took, failed, failure)
+            (worker, took, failed, failure)
         });
     }
     let (mut took, mut failed, mut failure) = (Vec::new(), 0, None);
+    let mut workers = Vec::new();
     while let Some(outcome) = tasks.join_next().await {
-        let (latencies, failures, first) = outcome?;
+        let (worker, latencies, failures, first) = outcome?;
+        workers.push(worker);
         took.extend(latencies);
         failed += failures;
         failure = failure.or(first);
     }
-    Ok(Figures {
+    let figures = Figures {
         done: took.len(),
         failed,
         seconds: timed.as_secs_f64(),
         latencies: Latencies::new(took),
         failure,
-    })
+    };
+    Ok((figures, workers))
 }

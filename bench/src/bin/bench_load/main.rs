@@ -49,9 +49,12 @@ pub struct Config {
     /// The concurrency levels: clients, each with a connection of its own.
     #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
     clients: Vec<usize>,
-    /// How long each level is timed, for us and for pgbench.
-    #[arg(long, default_value_t = 5)]
+    /// How long each round of a level is timed, for us and for pgbench.
+    #[arg(long, default_value_t = 3)]
     seconds: u64,
+    /// Rounds per level: ours and pgbench's in turn, taken together.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// How long each level runs untimed first (connections, caches, plans).
     #[arg(long, default_value_t = 1)]
     warm_up_seconds: u64,
@@ -64,6 +67,10 @@ pub struct Config {
     /// Requests of each kind in the one-client breakdown of a query's time.
     #[arg(long, default_value_t = 1000)]
     breakdown_samples: usize,
+    /// `synchronous_commit` for both scratch databases (`off`: commits do not wait for
+    /// the disk flush, so what is left is the work of each side); the server's when absent.
+    #[arg(long)]
+    synchronous_commit: Option<String>,
     /// The pgbench program.
     #[arg(long, env = "PGBENCH_BIN", default_value = "/usr/bin/pgbench")]
     pgbench_bin: PathBuf,
@@ -96,8 +103,8 @@ async fn main() -> anyhow::Result<()> {
         "--clients: levels of at least 1"
     );
     anyhow::ensure!(
-        config.seconds >= 1 && config.e2e_clients >= 1 && config.friends >= 1,
-        "need --seconds, --e2e-clients and --friends of at least 1"
+        config.seconds >= 1 && config.rounds >= 1 && config.e2e_clients >= 1 && config.friends >= 1,
+        "need --seconds, --rounds, --e2e-clients and --friends of at least 1"
     );
     let nats = testkit::TestNats::start()?;
     let url = config.database_url.clone();
@@ -124,19 +131,44 @@ async fn run(
     baseline: &PgPool,
     nats_url: String,
 ) -> anyhow::Result<()> {
+    if let Some(setting) = &config.synchronous_commit {
+        for database in [pool, baseline] {
+            set_synchronous_commit(database, setting).await?;
+        }
+    }
     bench::write(&bench::machine(pool).await?)?;
     bench::write(&settings(config, pool).await?)?;
     let pgbench = pgbench::Pgbench::new(config, baseline, pool)?;
     bench::write(&format!("pgbench:   {}\n", pgbench.version()?))?;
     let apis = Apis::start(pool).await?;
     let world = world::World::build(pool, &apis, config).await?;
-    commands::run(config, pool, &apis, &world, &pgbench).await?;
+    commands::run(config, pool, baseline, &apis, &world, &pgbench).await?;
 
     let push = pipeline::start(pool, nats_url.clone()).await?;
     let push = format!("http://{push}");
     pipeline::caught_up(pool, Duration::from_secs(600)).await?;
     end_to_end::run(config, pool, &apis, &world, &push, &nats_url).await?;
     queries::run(config, pool, &apis, &world, &push, &nats_url, &pgbench).await
+}
+
+/// Sets `synchronous_commit` for every later session on `pool`'s database (the
+/// services' pools and pgbench connect after this).
+async fn set_synchronous_commit(pool: &PgPool, setting: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        ["on", "off", "local", "remote_write", "remote_apply"].contains(&setting),
+        "--synchronous-commit: on, off, local, remote_write or remote_apply"
+    );
+    let database = pool
+        .connect_options()
+        .get_database()
+        .unwrap_or_default()
+        .to_owned();
+    sqlx::raw_sql(&format!(
+        "ALTER DATABASE {database} SET synchronous_commit = {setting}"
+    ))
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 /// `nats-server --version` of the server [`testkit::TestNats`] starts.
@@ -157,17 +189,24 @@ async fn settings(config: &Config, pool: &PgPool) -> anyhow::Result<String> {
             .await?;
     Ok(format!(
         "versions:  pagenow {}, {}\n\
-         run:       levels {:?} clients, {} s timed after {} s warm-up per level and side; \
+         run:       levels {:?} clients; per level {} rounds of ours then pgbench's (in turn), \
+         each {} s timed after {} s warm-up; \
          {} users, {} friends each; e2e {} senders\n\
+         commit:    synchronous_commit {} in both scratch databases\n\
          services:  command and query APIs in this process, a runtime and a 16-connection \
          pool of their own; Postgres max_connections={max_connections}\n",
         env!("CARGO_PKG_VERSION"),
         nats_version(),
         config.clients,
+        config.rounds,
         config.seconds,
         config.warm_up_seconds,
         config.users(),
         config.friends,
         config.e2e_clients,
+        config
+            .synchronous_commit
+            .as_deref()
+            .unwrap_or("the server's (see settings)"),
     ))
 }

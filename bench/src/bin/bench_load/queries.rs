@@ -147,9 +147,22 @@ pub async fn run(
                 let path = view.path.clone();
                 readers.push(Reader { client, path });
             }
-            let ours = closed_loop(readers, config.warm_up(), config.timed()).await?;
             let name = view.name.replace(['\'', ' '], "_");
-            let theirs = pgbench.queries(&name, &view.statements, clients).await?;
+            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            for round in 0..config.rounds {
+                let baseline_first = round % 2 == 1;
+                if baseline_first {
+                    theirs.push(pgbench.queries(&name, &view.statements, clients).await?);
+                }
+                let (figures, back) =
+                    closed_loop(readers, config.warm_up(), config.timed()).await?;
+                readers = back;
+                ours.push(figures);
+                if !baseline_first {
+                    theirs.push(pgbench.queries(&name, &view.statements, clients).await?);
+                }
+            }
+            let (ours, theirs) = (Figures::merged(&ours), Figures::merged(&theirs));
             let ratio = ours.rate() / theirs.rate();
             met &= ratio >= TARGET;
             write(&row(view.name, clients, &ours, &theirs, ratio))?;
