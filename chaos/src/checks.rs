@@ -88,13 +88,14 @@ pub struct NoticeCheck {
     pub unexpected_examples: Vec<String>,
 }
 
-/// `Some` once the notices projection has applied the event at `position`.
-pub async fn notices_reached(pool: &PgPool, position: i64) -> Option<()> {
+/// `Some` once the projection `name` has applied the event at `position`.
+pub async fn projection_reached(pool: &PgPool, name: &str, position: i64) -> Option<()> {
     let reached: Option<(bool,)> = sqlx::query_as(
         "SELECT (c.tx_id, c.position) >= (e.tx_id, e.position)
            FROM checkpoints c, events e
-          WHERE c.name = 'notices' AND e.position = $1",
+          WHERE c.name = $1 AND e.position = $2",
     )
+    .bind(name)
     .bind(position)
     .fetch_optional(pool)
     .await

@@ -71,28 +71,10 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
 
     let api = CommandApi::new(addresses.command_api)?;
     let tally = Arc::new(Tally::default());
-    let registered = load::register(&api, &tally, config.users).await?;
-    // The extension opens its socket with the position of views it has read. A `since`
-    // the notices have not reached yet would also be told the registration's own notice,
-    // which comes before it (push: docs/RELIABILITY.md, "Chaos").
-    let last = registered
-        .iter()
-        .map(|(_, at)| *at)
-        .max()
-        .unwrap_or_default();
-    until(
-        START_LIMIT,
-        "the notices to reach the registrations",
-        || checks::notices_reached(&pool, last),
-    )
-    .await?;
     let sockets = CancellationToken::new();
-    let watches: Vec<Watch> = registered
-        .iter()
-        .map(|(user, since)| Watch::open(addresses.push, user, *since, sockets.clone()))
-        .collect();
-    let users = registered.into_iter().map(|(user, _)| user).collect();
-    let world = Arc::new(load::befriend(&api, &tally, users).await?);
+    let (watches, world) =
+        set_up(&pool, &api, &tally, config.users, addresses.push, &sockets).await?;
+    let world = Arc::new(world);
 
     eprintln!("[chaos] load and faults for {}s", config.duration.as_secs());
     let stop = CancellationToken::new();
@@ -113,6 +95,48 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
     sockets.cancel();
     services.stop_all();
     report
+}
+
+/// Registers the users, opens their sockets, makes them friends and starts their
+/// conversations; each step waits for the views the next one reads.
+async fn set_up(
+    pool: &PgPool,
+    api: &CommandApi,
+    tally: &Tally,
+    users: usize,
+    push: SocketAddr,
+    sockets: &CancellationToken,
+) -> anyhow::Result<(Vec<Watch>, load::World)> {
+    let registered = load::register(api, tally, users).await?;
+    // The extension opens its socket with the position of views it has read. A `since`
+    // the notices have not reached yet would also be told the registration's own notice,
+    // which comes before it (docs/RELIABILITY.md, "What it found", 3).
+    let last = registered
+        .iter()
+        .map(|(_, at)| *at)
+        .max()
+        .unwrap_or_default();
+    until(
+        START_LIMIT,
+        "the notices to reach the registrations",
+        || checks::projection_reached(pool, "notices", last),
+    )
+    .await?;
+    let watches = registered
+        .iter()
+        .map(|(user, since)| Watch::open(push, user, *since, sockets.clone()))
+        .collect();
+    let users: Vec<_> = registered.into_iter().map(|(user, _)| user).collect();
+    let accepted = load::befriend(api, tally, &users).await?;
+    // The chat commands read who is a friend from the `friendships` view.
+    until(
+        START_LIMIT,
+        "the friendships view to reach the friendships",
+        || checks::projection_reached(pool, "friendships", accepted),
+    )
+    .await?;
+    let world = load::start_conversations(api, tally, users).await?;
+    Ok((watches, world))
 }
 
 fn plan(config: &Config) -> Plan {

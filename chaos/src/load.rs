@@ -55,8 +55,9 @@ pub async fn register(
     Ok(registered)
 }
 
-/// Makes every user a friend of every other, then starts their conversations.
-pub async fn befriend(api: &CommandApi, tally: &Tally, users: Vec<User>) -> anyhow::Result<World> {
+/// Makes every user a friend of every other; returns the position of the last acceptance.
+pub async fn befriend(api: &CommandApi, tally: &Tally, users: &[User]) -> anyhow::Result<i64> {
+    let mut last = 0;
     for (i, asker) in users.iter().enumerate() {
         for answerer in &users[i + 1..] {
             let to_answerer = json!({"user_id": answerer.id});
@@ -66,13 +67,24 @@ pub async fn befriend(api: &CommandApi, tally: &Tally, users: Vec<User>) -> anyh
                     .await,
                 "send-friend-request",
             )?;
-            must(
+            let accepted = must(
                 api.send(tally, answerer, "accept-friend-request", to_asker)
                     .await,
                 "accept-friend-request",
             )?;
+            last = accepted["position"].as_i64().context("position")?;
         }
     }
+    Ok(last)
+}
+
+/// Starts the group of every user and the direct conversations. Whether they are friends
+/// is read from the `friendships` view: it must have reached [`befriend`]'s position.
+pub async fn start_conversations(
+    api: &CommandApi,
+    tally: &Tally,
+    users: Vec<User>,
+) -> anyhow::Result<World> {
     let others: Vec<&str> = users[1..].iter().map(|u| u.id.as_str()).collect();
     let body = json!({
         "conversation_id": uuid::Uuid::new_v4(),

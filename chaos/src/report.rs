@@ -71,6 +71,15 @@ impl Report {
         failures
     }
 
+    /// Missed notices that did not fail the run because they were tolerated.
+    pub fn tolerated_losses(&self) -> usize {
+        if self.tolerate_lost_live_copies {
+            self.notices.live_copy_lost
+        } else {
+            0
+        }
+    }
+
     /// Examples of what went wrong, to start looking (shown whether or not it fails the run).
     pub fn details(&self) -> Vec<String> {
         let n = &self.notices;
