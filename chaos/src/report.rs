@@ -192,6 +192,9 @@ fn format_rejections(rejected: &BTreeMap<String, u64>) -> String {
 
 fn format_roles(counts: &BTreeMap<crate::services::Role, u32>) -> String {
     let total: u32 = counts.values().sum();
+    if total == 0 {
+        return "0".into();
+    }
     let each: Vec<String> = counts
         .iter()
         .map(|(role, n)| format!("{} {n}", role.name()))
