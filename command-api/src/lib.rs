@@ -34,6 +34,7 @@ use http_api::health::{healthz, Check, Readiness};
 use personal_data::Keys;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
+use utoipa_axum::router::OpenApiRouter;
 
 /// The metadata of the events a command of `user` appends: who, and the request
 /// (its `x-request-id`) as the correlation id.
@@ -99,14 +100,36 @@ impl AppState {
 
 /// Every route of the command API, with the shared layers.
 pub fn router(state: AppState) -> Router {
-    let routes = Router::new()
+    let (routes, api) = commands().split_for_parts();
+    let routes = routes
+        .merge(http_api::openapi::routes(document(api)))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz));
+    http_api::layers::standard(routes).with_state(state)
+}
+
+/// The OpenAPI document of the command API, as `/openapi.json` serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    document(commands().into_openapi())
+}
+
+fn commands() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(users::routes())
         .merge(friendships::routes())
         .merge(shares::routes())
         .merge(chat::routes())
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz));
-    http_api::layers::standard(routes).with_state(state)
+}
+
+fn document(api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    http_api::openapi::finish(
+        api,
+        "PageNow command API",
+        "Commands change PageNow: each appends events to the event store and answers with \
+         the position of the last one, which a query can wait for (`min_position`). Every \
+         request needs a bearer token; errors are `{\"error\": {\"code\", \"message\"}}` \
+         with a stable code.",
+    )
 }
 
 async fn readyz(State(pool): State<PgPool>) -> Readiness {

@@ -94,7 +94,7 @@ async fn an_update_appends_one_event_and_an_empty_one_is_refused(pool: PgPool) {
 async fn bad_input_gets_a_stable_code_and_stores_nothing(pool: PgPool) {
     let api = Api::start(&pool).await;
     let long = "x".repeat(101);
-    let cases: [(Option<&str>, &str, String, StatusCode, &str); 9] = [
+    let cases: [(Option<&str>, &str, String, StatusCode, &str); 11] = [
         (
             None,
             REGISTER,
@@ -151,6 +151,21 @@ async fn bad_input_gets_a_stable_code_and_stores_nothing(pool: PgPool) {
             r#"{"birth_date": {"value": "3000-01-01"}}"#.into(),
             StatusCode::UNPROCESSABLE_ENTITY,
             "user.invalid_birth_date",
+        ),
+        // Serde would read an array as a struct's fields in order; no client means that.
+        (
+            Some("ann"),
+            REGISTER,
+            r#"["ann@example.com", "Ann", "Lee"]"#.into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "request.invalid_body",
+        ),
+        (
+            Some("ann"),
+            UPDATE,
+            r#"{"work": [null, null]}"#.into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "request.invalid_body",
         ),
         (
             Some("ann"),

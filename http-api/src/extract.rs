@@ -7,7 +7,7 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::ApiError;
 
@@ -22,12 +22,37 @@ where
 {
     type Rejection = ApiError;
 
+    /// Every body of ours is a JSON object; serde would also take an array for a struct
+    /// (its fields in order), which no client means: it is refused.
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        let axum::Json(value) = axum::Json::<serde_json::Value>::from_request(req, state)
+            .await
+            .map_err(json_rejection)?;
+        if !value.is_object() {
+            return Err(ApiError::unprocessable(
+                "request.invalid_body",
+                "the body must be a JSON object",
+            ));
         }
+        T::deserialize(value)
+            .map(Self)
+            .map_err(|e| ApiError::unprocessable("request.invalid_body", e.to_string()))
     }
+}
+
+/// For a field whose value is an object (a struct), or `null` where it is optional:
+/// `#[serde(deserialize_with = "http_api::extract::object")]`. Serde alone would also
+/// take an array of the fields in order.
+pub fn object<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    let value = serde_json::Value::deserialize(deserializer)?;
+    if value.is_array() {
+        return Err(serde::de::Error::custom("expected an object, not an array"));
+    }
+    T::deserialize(value).map_err(serde::de::Error::custom)
 }
 
 impl<T: Serialize> IntoResponse for Json<T> {

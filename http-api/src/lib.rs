@@ -8,6 +8,7 @@
 //! - [`health`]: `/healthz` (the process is up) and the shape of `/readyz`.
 //! - [`serve`]: the accept loop every service runs, with header and body timeouts and a
 //!   connection cap ([`serve::Limits`]); [`listen`]: its listening socket.
+//! - [`openapi`]: the OpenAPI document generated from the handlers, `/openapi.json` and `/docs`.
 //!
 //! It knows nothing of the domain: each service maps its own errors to [`ApiError`].
 
@@ -17,6 +18,7 @@ pub mod health;
 pub mod layers;
 pub mod listen;
 pub mod serve;
+pub mod openapi;
 
 pub use error::ApiError;
 pub use extract::{Json, Path, Query};

@@ -41,12 +41,14 @@ pub const MAX_WAIT: Duration = Duration::from_secs(10);
 const POLL_INTERVAL: Duration = Duration::from_millis(10);
 
 /// The read-your-writes parameters of a query string: `?min_position=…&wait_ms=…`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReadAfter {
     /// A position a command answered with: the view must have applied that event.
     pub min_position: Option<i64>,
     /// Wait at most this many milliseconds, when that is shorter than the service's
-    /// timeout; at most [`MAX_WAIT`].
+    /// timeout; at most 10,000.
+    #[param(maximum = 10_000)]
     pub wait_ms: Option<u64>,
 }
 
@@ -138,10 +140,12 @@ pub async fn wait_for_view(
     read_after: ReadAfter,
     timeout: Duration,
 ) -> Result<Freshness, ConsistencyError> {
+    // Checked even when there is nothing to wait for: a bad `wait_ms` is refused alike.
+    let wait = read_after.timeout(timeout)?;
     let Some(position) = read_after.min_position else {
         return Ok(Freshness::Unchecked);
     };
-    let deadline = Instant::now() + read_after.timeout(timeout)?;
+    let deadline = Instant::now() + wait;
     let target = FeedReader::new(pool.clone())
         .cursor_of(position)
         .await?

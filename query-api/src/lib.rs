@@ -46,6 +46,7 @@ use axum::Router;
 use http_api::health::{healthz, Check, Readiness};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::consistency::{ConsistencyError, Freshness, ReadAfter};
 
@@ -104,7 +105,21 @@ impl AppState {
 
 /// Every route of the query API, wrapped in the shared layers.
 pub fn router(state: AppState) -> Router {
-    let routes = Router::new()
+    let (routes, api) = queries().split_for_parts();
+    let routes = routes
+        .merge(http_api::openapi::routes(document(api)))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz));
+    http_api::layers::standard(routes).with_state(state)
+}
+
+/// The OpenAPI document of the query API, as `/openapi.json` serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    document(queries().into_openapi())
+}
+
+fn queries() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(users::routes())
         .merge(search::routes())
         .merge(directory::routes())
@@ -112,9 +127,17 @@ pub fn router(state: AppState) -> Router {
         .merge(shares::routes())
         .merge(popular::routes())
         .merge(chat::routes())
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz));
-    http_api::layers::standard(routes).with_state(state)
+}
+
+fn document(api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    http_api::openapi::finish(
+        api,
+        "PageNow query API",
+        "Queries read the views the projector keeps. Pass a command's `position` as \
+         `min_position` to read your own write: the query waits up to `wait_ms` for the \
+         view, then answers anyway with `x-pagenow-stale: true`. Every request needs a \
+         bearer token; errors are `{\"error\": {\"code\", \"message\"}}` with a stable code.",
+    )
 }
 
 /// `GET /readyz`: ready when Postgres answers.

@@ -7,7 +7,8 @@ use http_api::ApiError;
 use serde::{Deserialize, Serialize};
 
 /// The pagination parameters of a query string, as given.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// How many items to answer; each list has its own default and maximum.
     pub limit: Option<i64>,
@@ -69,7 +70,7 @@ impl PageParams {
 
 /// A page of a list, as JSON: `{"items": [...], "total": n}`, where `total` counts every
 /// item of the list, not only this page's.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Paged<T> {
     pub items: Vec<T>,
     pub total: i64,

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::error::CommandError;
 
 /// `POST /v1/commands/start-direct-conversation`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartDirectBody {
     pub with: String,
@@ -26,7 +26,7 @@ impl StartDirectBody {
 }
 
 /// `POST /v1/commands/create-group-conversation`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateGroupBody {
     /// Chosen by a client that wants to retry safely; a new UUID when absent.
@@ -75,7 +75,7 @@ impl CreateGroupBody {
 }
 
 /// `POST /v1/commands/add-participant`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddParticipantBody {
     pub conversation_id: String,
@@ -92,7 +92,7 @@ impl AddParticipantBody {
 }
 
 /// `POST /v1/commands/leave-conversation`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LeaveBody {
     pub conversation_id: String,
@@ -105,7 +105,7 @@ impl LeaveBody {
 }
 
 /// `POST /v1/commands/rename-conversation`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenameBody {
     pub conversation_id: String,
@@ -122,7 +122,7 @@ impl RenameBody {
 }
 
 /// `POST /v1/commands/send-message`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendBody {
     pub conversation_id: String,
@@ -155,7 +155,7 @@ impl SendBody {
 }
 
 /// `POST /v1/commands/mark-conversation-read`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReadBody {
     pub conversation_id: String,

@@ -19,8 +19,6 @@ use std::collections::BTreeSet;
 use auth::AuthUser;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::routing::post;
-use axum::Router;
 use chrono::Utc;
 use domain::chat::message::{Message, MessageCommand, MessageEvent, SendMessage};
 use domain::chat::{
@@ -36,6 +34,8 @@ use http_api::{ApiError, Json};
 use personal_data::Keys;
 use serde::Serialize;
 use sqlx::PgPool;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use self::body::{
     AddParticipantBody, CreateGroupBody, LeaveBody, NewMessage, ReadBody, RenameBody, SendBody,
@@ -57,16 +57,18 @@ pub struct Commands {
 }
 
 /// The answer to a conversation command: the conversation's id, and [`Accepted`]'s fields.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ConversationAccepted {
+    #[schema(value_type = String, format = Uuid)]
     pub conversation_id: ConversationId,
     #[serde(flatten)]
     pub accepted: Accepted,
 }
 
 /// The answer to `send-message`: the message's id, and [`Accepted`]'s fields.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MessageAccepted {
+    #[schema(value_type = String, format = Uuid)]
     pub message_id: MessageId,
     #[serde(flatten)]
     pub accepted: Accepted,
@@ -196,30 +198,29 @@ impl Commands {
 }
 
 /// The chat routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v1/commands/start-direct-conversation",
-            post(start_direct_conversation),
-        )
-        .route(
-            "/v1/commands/create-group-conversation",
-            post(create_group_conversation),
-        )
-        .route("/v1/commands/add-participant", post(add_participant))
-        .route("/v1/commands/leave-conversation", post(leave_conversation))
-        .route(
-            "/v1/commands/rename-conversation",
-            post(rename_conversation),
-        )
-        .route("/v1/commands/send-message", post(send_message))
-        .route(
-            "/v1/commands/mark-conversation-read",
-            post(mark_conversation_read),
-        )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(start_direct_conversation))
+        .routes(routes!(create_group_conversation))
+        .routes(routes!(add_participant))
+        .routes(routes!(leave_conversation))
+        .routes(routes!(rename_conversation))
+        .routes(routes!(send_message))
+        .routes(routes!(mark_conversation_read))
 }
 
 /// Starts the caller's direct conversation with a friend, or answers the one they have.
+#[utoipa::path(
+    post,
+    path = "/v1/commands/start-direct-conversation",
+    tag = "chat",
+    request_body = StartDirectBody,
+    responses(
+        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = ConversationAccepted),
+        (status = FORBIDDEN, description = "The caller may not do this (its code says why)", body = http_api::openapi::ErrorEnvelope),
+        (status = NOT_FOUND, description = "A user, share or conversation the command names does not exist", body = http_api::openapi::ErrorEnvelope),
+    )
+)]
 async fn start_direct_conversation(
     State(state): State<AppState>,
     user: AuthUser,
@@ -244,6 +245,17 @@ async fn start_direct_conversation(
 }
 
 /// Creates a group of the caller and some of their friends.
+#[utoipa::path(
+    post,
+    path = "/v1/commands/create-group-conversation",
+    tag = "chat",
+    request_body = CreateGroupBody,
+    responses(
+        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = ConversationAccepted),
+        (status = FORBIDDEN, description = "The caller may not do this (its code says why)", body = http_api::openapi::ErrorEnvelope),
+        (status = NOT_FOUND, description = "A user, share or conversation the command names does not exist", body = http_api::openapi::ErrorEnvelope),
+    )
+)]
 async fn create_group_conversation(
     State(state): State<AppState>,
     user: AuthUser,
@@ -272,6 +284,17 @@ async fn create_group_conversation(
 }
 
 /// Adds a friend of the caller to a group the caller takes part in.
+#[utoipa::path(
+    post,
+    path = "/v1/commands/add-participant",
+    tag = "chat",
+    request_body = AddParticipantBody,
+    responses(
+        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = ConversationAccepted),
+        (status = FORBIDDEN, description = "The caller may not do this (its code says why)", body = http_api::openapi::ErrorEnvelope),
+        (status = NOT_FOUND, description = "A user, share or conversation the command names does not exist", body = http_api::openapi::ErrorEnvelope),
+    )
+)]
 async fn add_participant(
     State(state): State<AppState>,
     user: AuthUser,
@@ -294,6 +317,17 @@ async fn add_participant(
 }
 
 /// The caller leaves a group.
+#[utoipa::path(
+    post,
+    path = "/v1/commands/leave-conversation",
+    tag = "chat",
+    request_body = LeaveBody,
+    responses(
+        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = ConversationAccepted),
+        (status = FORBIDDEN, description = "The caller may not do this (its code says why)", body = http_api::openapi::ErrorEnvelope),
+        (status = NOT_FOUND, description = "A user, share or conversation the command names does not exist", body = http_api::openapi::ErrorEnvelope),
+    )
+)]
 async fn leave_conversation(
     State(state): State<AppState>,
     user: AuthUser,
@@ -313,6 +347,17 @@ async fn leave_conversation(
 }
 
 /// Gives a group the caller takes part in a new title, sealed with the caller's key.
+#[utoipa::path(
+    post,
+    path = "/v1/commands/rename-conversation",
+    tag = "chat",
+    request_body = RenameBody,
+    responses(
+        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = ConversationAccepted),
+        (status = FORBIDDEN, description = "The caller may not do this (its code says why)", body = http_api::openapi::ErrorEnvelope),
+        (status = NOT_FOUND, description = "A user, share or conversation the command names does not exist", body = http_api::openapi::ErrorEnvelope),
+    )
+)]
 async fn rename_conversation(
     State(state): State<AppState>,
     user: AuthUser,
@@ -334,6 +379,17 @@ async fn rename_conversation(
 
 /// Sends a message to a conversation the caller takes part in; sent again with the same
 /// id, changes nothing.
+#[utoipa::path(
+    post,
+    path = "/v1/commands/send-message",
+    tag = "chat",
+    request_body = SendBody,
+    responses(
+        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = MessageAccepted),
+        (status = FORBIDDEN, description = "The caller may not do this (its code says why)", body = http_api::openapi::ErrorEnvelope),
+        (status = NOT_FOUND, description = "A user, share or conversation the command names does not exist", body = http_api::openapi::ErrorEnvelope),
+    )
+)]
 async fn send_message(
     State(state): State<AppState>,
     user: AuthUser,
@@ -346,6 +402,17 @@ async fn send_message(
 }
 
 /// Moves the caller's read position in a conversation up to a message (never back).
+#[utoipa::path(
+    post,
+    path = "/v1/commands/mark-conversation-read",
+    tag = "chat",
+    request_body = ReadBody,
+    responses(
+        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = ConversationAccepted),
+        (status = FORBIDDEN, description = "The caller may not do this (its code says why)", body = http_api::openapi::ErrorEnvelope),
+        (status = NOT_FOUND, description = "A user, share or conversation the command names does not exist", body = http_api::openapi::ErrorEnvelope),
+    )
+)]
 async fn mark_conversation_read(
     State(state): State<AppState>,
     user: AuthUser,

@@ -10,8 +10,6 @@
 use auth::AuthUser;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::routing::post;
-use axum::Router;
 use chrono::{DateTime, Utc};
 use domain::friendship::{
     pair_id, AcceptFriendRequest, CancelFriendRequest, DeclineFriendRequest, Friendship,
@@ -24,6 +22,8 @@ use http_api::{ApiError, Json};
 use personal_data::Keys;
 use serde::Deserialize;
 use sqlx::PgPool;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::CommandError;
 use crate::users::Accepted;
@@ -65,35 +65,34 @@ impl Commands {
 }
 
 /// The friendship routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v1/commands/send-friend-request",
-            post(send_friend_request),
-        )
-        .route(
-            "/v1/commands/accept-friend-request",
-            post(accept_friend_request),
-        )
-        .route(
-            "/v1/commands/decline-friend-request",
-            post(decline_friend_request),
-        )
-        .route(
-            "/v1/commands/cancel-friend-request",
-            post(cancel_friend_request),
-        )
-        .route("/v1/commands/remove-friend", post(remove_friend))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(send_friend_request))
+        .routes(routes!(accept_friend_request))
+        .routes(routes!(decline_friend_request))
+        .routes(routes!(cancel_friend_request))
+        .routes(routes!(remove_friend))
 }
 
 /// The body of every friendship command: the other user of the relationship.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OtherUser {
     pub user_id: String,
 }
 
 /// Asks the body's user to be friends; accepts their request if they asked first.
+#[utoipa::path(
+    post,
+    path = "/v1/commands/send-friend-request",
+    tag = "friendships",
+    request_body = OtherUser,
+    responses(
+        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = Accepted),
+        (status = FORBIDDEN, description = "The caller may not do this (its code says why)", body = http_api::openapi::ErrorEnvelope),
+        (status = NOT_FOUND, description = "A user, share or conversation the command names does not exist", body = http_api::openapi::ErrorEnvelope),
+    )
+)]
 async fn send_friend_request(
     State(state): State<AppState>,
     user: AuthUser,
@@ -115,6 +114,17 @@ async fn send_friend_request(
 }
 
 /// Accepts the body's user's pending request to the caller.
+#[utoipa::path(
+    post,
+    path = "/v1/commands/accept-friend-request",
+    tag = "friendships",
+    request_body = OtherUser,
+    responses(
+        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = Accepted),
+        (status = FORBIDDEN, description = "The caller may not do this (its code says why)", body = http_api::openapi::ErrorEnvelope),
+        (status = NOT_FOUND, description = "A user, share or conversation the command names does not exist", body = http_api::openapi::ErrorEnvelope),
+    )
+)]
 async fn accept_friend_request(
     State(state): State<AppState>,
     user: AuthUser,
@@ -128,6 +138,17 @@ async fn accept_friend_request(
 }
 
 /// Declines the body's user's pending request to the caller.
+#[utoipa::path(
+    post,
+    path = "/v1/commands/decline-friend-request",
+    tag = "friendships",
+    request_body = OtherUser,
+    responses(
+        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = Accepted),
+        (status = FORBIDDEN, description = "The caller may not do this (its code says why)", body = http_api::openapi::ErrorEnvelope),
+        (status = NOT_FOUND, description = "A user, share or conversation the command names does not exist", body = http_api::openapi::ErrorEnvelope),
+    )
+)]
 async fn decline_friend_request(
     State(state): State<AppState>,
     user: AuthUser,
@@ -141,6 +162,17 @@ async fn decline_friend_request(
 }
 
 /// Takes back the caller's pending request to the body's user.
+#[utoipa::path(
+    post,
+    path = "/v1/commands/cancel-friend-request",
+    tag = "friendships",
+    request_body = OtherUser,
+    responses(
+        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = Accepted),
+        (status = FORBIDDEN, description = "The caller may not do this (its code says why)", body = http_api::openapi::ErrorEnvelope),
+        (status = NOT_FOUND, description = "A user, share or conversation the command names does not exist", body = http_api::openapi::ErrorEnvelope),
+    )
+)]
 async fn cancel_friend_request(
     State(state): State<AppState>,
     user: AuthUser,
@@ -154,6 +186,17 @@ async fn cancel_friend_request(
 }
 
 /// Ends the caller's friendship with the body's user.
+#[utoipa::path(
+    post,
+    path = "/v1/commands/remove-friend",
+    tag = "friendships",
+    request_body = OtherUser,
+    responses(
+        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = Accepted),
+        (status = FORBIDDEN, description = "The caller may not do this (its code says why)", body = http_api::openapi::ErrorEnvelope),
+        (status = NOT_FOUND, description = "A user, share or conversation the command names does not exist", body = http_api::openapi::ErrorEnvelope),
+    )
+)]
 async fn remove_friend(
     State(state): State<AppState>,
     user: AuthUser,

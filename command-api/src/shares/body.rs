@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::error::CommandError;
 
 /// `POST /v1/commands/share-url`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShareBody {
     pub url: String,
@@ -45,13 +45,14 @@ impl ShareBody {
 }
 
 /// `POST /v1/commands/mark-share-seen`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SeenBody {
     pub share_id: String,
     /// `"notification"` (the default: the list of notifications) or `"page"` (the
     /// recipient opened the shared page).
     #[serde(default = "in_the_list")]
+    #[schema(value_type = String, example = "page")]
     pub via: SeenVia,
 }
 
@@ -60,6 +61,6 @@ fn in_the_list() -> SeenVia {
 }
 
 /// `POST /v1/commands/mark-all-shares-seen`: an empty object.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AllSeenBody {}

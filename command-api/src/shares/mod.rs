@@ -12,8 +12,6 @@ pub mod store;
 use auth::AuthUser;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::routing::post;
-use axum::Router;
 use chrono::Utc;
 use domain::share::inbox::{
     Inbox, InboxCommand, InboxEvent, MarkAllSharesSeen, MarkShareSeen, SeenVia,
@@ -26,6 +24,8 @@ use http_api::{ApiError, Json};
 use personal_data::Keys;
 use serde::Serialize;
 use sqlx::PgPool;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use self::body::{AllSeenBody, Page, SeenBody, ShareBody};
 use crate::error::CommandError;
@@ -42,8 +42,9 @@ pub struct Commands {
 }
 
 /// The answer to `share-url`: the new share's id, and [`Accepted`]'s fields.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Shared {
+    #[schema(value_type = String, format = Uuid)]
     pub share_id: ShareId,
     #[serde(flatten)]
     pub accepted: Accepted,
@@ -111,17 +112,25 @@ impl Commands {
     }
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/commands/share-url", post(share_url))
-        .route("/v1/commands/mark-share-seen", post(mark_share_seen))
-        .route(
-            "/v1/commands/mark-all-shares-seen",
-            post(mark_all_shares_seen),
-        )
+/// The sharing routes.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(share_url))
+        .routes(routes!(mark_share_seen))
+        .routes(routes!(mark_all_shares_seen))
 }
 
 /// Shares a page with all the caller's friends, or with the friends named in `to`.
+#[utoipa::path(
+    post,
+    path = "/v1/commands/share-url",
+    tag = "shares",
+    request_body = ShareBody,
+    responses(
+        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = Shared),
+        (status = FORBIDDEN, description = "The caller may not do this (its code says why)", body = http_api::openapi::ErrorEnvelope),
+    )
+)]
 async fn share_url(
     State(state): State<AppState>,
     user: AuthUser,
@@ -154,6 +163,16 @@ async fn share_url(
 
 /// Marks one share sent to the caller as seen, in the list of notifications or (with
 /// `"via": "page"`) on the shared page.
+#[utoipa::path(
+    post,
+    path = "/v1/commands/mark-share-seen",
+    tag = "shares",
+    request_body = SeenBody,
+    responses(
+        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = Accepted),
+        (status = NOT_FOUND, description = "A user, share or conversation the command names does not exist", body = http_api::openapi::ErrorEnvelope),
+    )
+)]
 async fn mark_share_seen(
     State(state): State<AppState>,
     user: AuthUser,
@@ -178,6 +197,15 @@ async fn mark_share_seen(
 }
 
 /// Marks every share the caller's notifications show as seen.
+#[utoipa::path(
+    post,
+    path = "/v1/commands/mark-all-shares-seen",
+    tag = "shares",
+    request_body = AllSeenBody,
+    responses(
+        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = Accepted),
+    )
+)]
 async fn mark_all_shares_seen(
     State(state): State<AppState>,
     user: AuthUser,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer};
 use crate::error::CommandError;
 
 /// `POST /v1/commands/register-user`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterBody {
     pub email: String,
@@ -37,16 +37,21 @@ impl RegisterBody {
 }
 
 /// `POST /v1/commands/update-profile`: every field optional; absent means unchanged.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateBody {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub email_public: Option<bool>,
+    #[serde(default, deserialize_with = "http_api::extract::object")]
     pub birth_date: Option<FieldBody>,
+    #[serde(default, deserialize_with = "http_api::extract::object")]
     pub gender: Option<FieldBody>,
+    #[serde(default, deserialize_with = "http_api::extract::object")]
     pub school: Option<FieldBody>,
+    #[serde(default, deserialize_with = "http_api::extract::object")]
     pub work: Option<FieldBody>,
+    #[serde(default, deserialize_with = "http_api::extract::object")]
     pub location: Option<FieldBody>,
     /// `null` clears the description.
     #[serde(default, deserialize_with = "present")]
@@ -54,7 +59,7 @@ pub struct UpdateBody {
 }
 
 /// One optional field: `value` (a string, or `null` to clear it) and/or `public`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FieldBody {
     #[serde(default, deserialize_with = "present")]

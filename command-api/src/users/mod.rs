@@ -9,33 +9,31 @@ pub mod policy;
 use auth::AuthUser;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::routing::post;
-use axum::Router;
 use chrono::Utc;
 use domain::user::{RegisterUser, UserCommand, UserId};
 use event_store::Committed;
 use http_api::{ApiError, Json};
 use serde::Serialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use body::{FieldBody, RegisterBody, UpdateBody};
 
 use crate::error::CommandError;
 use crate::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/commands/register-user", post(register_user))
-        .route("/v1/commands/update-profile", post(update_profile))
-        .route("/v1/commands/set-share-mode", post(policy::set_share_mode))
-        .route("/v1/commands/share-domain", post(policy::share_domain))
-        .route(
-            "/v1/commands/stop-sharing-domain",
-            post(policy::stop_sharing_domain),
-        )
+/// The profile and sharing-policy commands.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register_user))
+        .routes(routes!(update_profile))
+        .routes(routes!(policy::set_share_mode))
+        .routes(routes!(policy::share_domain))
+        .routes(routes!(policy::stop_sharing_domain))
 }
 
 /// The answer to a command that was carried out.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Accepted {
     /// The position of the aggregate's latest event: pass it as `min_position` to a
     /// query to read your own write. `null` when the aggregate has no event.
@@ -55,6 +53,15 @@ impl From<Committed> for Accepted {
 
 /// First sign-in: creates the caller's profile, with the default sharing policy; again,
 /// changes nothing.
+#[utoipa::path(
+    post,
+    path = "/v1/commands/register-user",
+    tag = "users",
+    request_body = RegisterBody,
+    responses(
+        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = Accepted),
+    )
+)]
 async fn register_user(
     State(state): State<AppState>,
     user: AuthUser,
@@ -85,6 +92,15 @@ async fn register_user(
 }
 
 /// Changes the caller's profile: only the fields present in the body.
+#[utoipa::path(
+    post,
+    path = "/v1/commands/update-profile",
+    tag = "users",
+    request_body = UpdateBody,
+    responses(
+        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = Accepted),
+    )
+)]
 async fn update_profile(
     State(state): State<AppState>,
     user: AuthUser,

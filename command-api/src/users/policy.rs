@@ -17,7 +17,7 @@ use crate::error::CommandError;
 use crate::AppState;
 
 /// `POST /v1/commands/set-share-mode`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModeBody {
     /// `default_all` or `default_none`.
@@ -25,7 +25,7 @@ pub struct ModeBody {
 }
 
 /// `POST /v1/commands/share-domain` and `/stop-sharing-domain`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DomainBody {
     /// A domain, or a URL whose host is taken.
@@ -33,6 +33,15 @@ pub struct DomainBody {
 }
 
 /// Switches the caller between `default_all` and `default_none`.
+#[utoipa::path(
+    post,
+    path = "/v1/commands/set-share-mode",
+    tag = "users",
+    request_body = ModeBody,
+    responses(
+        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = Accepted),
+    )
+)]
 pub(super) async fn set_share_mode(
     State(state): State<AppState>,
     user: AuthUser,
@@ -49,6 +58,15 @@ pub(super) async fn set_share_mode(
 }
 
 /// Allows a domain (and takes it off the caller's deny list).
+#[utoipa::path(
+    post,
+    path = "/v1/commands/share-domain",
+    tag = "users",
+    request_body = DomainBody,
+    responses(
+        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = Accepted),
+    )
+)]
 pub(super) async fn share_domain(
     State(state): State<AppState>,
     user: AuthUser,
@@ -65,6 +83,15 @@ pub(super) async fn share_domain(
 }
 
 /// Denies a domain (and takes it off the caller's allow list).
+#[utoipa::path(
+    post,
+    path = "/v1/commands/stop-sharing-domain",
+    tag = "users",
+    request_body = DomainBody,
+    responses(
+        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = Accepted),
+    )
+)]
 pub(super) async fn stop_sharing_domain(
     State(state): State<AppState>,
     user: AuthUser,

@@ -16,9 +16,9 @@
 mod routes;
 pub mod store;
 
-use axum::routing::get;
-use axum::Router;
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::page::{Bounds, PageError};
 use crate::AppState;
@@ -40,21 +40,19 @@ pub const MESSAGES: Bounds = Bounds {
 
 /// The chat routes. The static `unread` and `direct` segments take precedence over
 /// `{id}`, which could never match them anyway: they are not UUIDs.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/conversations", get(routes::conversations))
-        .route("/v1/conversations/unread", get(routes::unread))
-        .route("/v1/conversations/direct/{user_id}", get(routes::direct))
-        .route("/v1/conversations/{id}", get(routes::conversation))
-        .route("/v1/conversations/{id}/messages", get(routes::messages))
-        .route(
-            "/v1/conversations/{id}/participants",
-            get(routes::participants),
-        )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(routes::conversations))
+        .routes(routes!(routes::unread))
+        .routes(routes!(routes::direct))
+        .routes(routes!(routes::conversation))
+        .routes(routes!(routes::messages))
+        .routes(routes!(routes::participants))
 }
 
 /// `?limit=&before=`: a page of a list ordered newest first.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CursorParams {
     /// How many items; each list has its own default and maximum.
     pub limit: Option<i64>,

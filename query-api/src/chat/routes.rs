@@ -16,7 +16,7 @@ use crate::consistency::ReadAfter;
 use crate::AppState;
 
 /// A user as chat shows them: `{"user_id", "first_name", "last_name"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Person {
     pub user_id: String,
     pub first_name: Option<String>,
@@ -24,7 +24,7 @@ pub struct Person {
 }
 
 /// One message; `text` is `null` once its sender was erased.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Message {
     pub message_id: String,
     pub seq: i64,
@@ -34,7 +34,7 @@ pub struct Message {
 }
 
 /// One conversation as the caller sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Conversation {
     pub conversation_id: String,
     pub kind: String,
@@ -50,7 +50,7 @@ pub struct Conversation {
 }
 
 /// `GET /v1/conversations`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Conversations {
     pub items: Vec<Conversation>,
     /// `?before=` of the next page; `null` on the last one.
@@ -58,14 +58,14 @@ pub struct Conversations {
 }
 
 /// `GET /v1/conversations/{id}/messages`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Messages {
     pub items: Vec<Message>,
     pub next_before: Option<i64>,
 }
 
 /// One current participant and how far they have read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Participant {
     pub user: Person,
     pub joined_at: DateTime<Utc>,
@@ -74,19 +74,19 @@ pub struct Participant {
 }
 
 /// `GET /v1/conversations/{id}/participants`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Participants {
     pub items: Vec<Participant>,
 }
 
 /// `GET /v1/conversations/direct/{user_id}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Direct {
     pub conversation: Option<Conversation>,
 }
 
 /// `GET /v1/conversations/unread`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Unread {
     pub unread_count: i64,
     pub conversations: i64,
@@ -161,6 +161,15 @@ impl From<ParticipantRow> for Participant {
 }
 
 /// `GET /v1/conversations`: the caller's conversations, newest activity first.
+#[utoipa::path(
+    get,
+    path = "/v1/conversations",
+    tag = "chat",
+    params(super::CursorParams, crate::consistency::ReadAfter),
+    responses(
+        (status = OK, description = "The answer; `x-pagenow-stale: true` when the view was behind `min_position`", body = Conversations),
+    )
+)]
 pub(super) async fn conversations(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -186,6 +195,17 @@ pub(super) async fn conversations(
 }
 
 /// `GET /v1/conversations/{id}`: one of the caller's conversations.
+#[utoipa::path(
+    get,
+    path = "/v1/conversations/{id}",
+    tag = "chat",
+    params(("id" = String, Path, description = "A conversation id"), crate::consistency::ReadAfter),
+    responses(
+        (status = OK, description = "The answer; `x-pagenow-stale: true` when the view was behind `min_position`", body = Conversation),
+        (status = FORBIDDEN, description = "The caller may not see this (its code says why)", body = http_api::openapi::ErrorEnvelope),
+        (status = NOT_FOUND, description = "No such user, conversation or domain (for this caller)", body = http_api::openapi::ErrorEnvelope),
+    )
+)]
 pub(super) async fn conversation(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -203,6 +223,17 @@ pub(super) async fn conversation(
 }
 
 /// `GET /v1/conversations/{id}/messages`: a page of its messages, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/conversations/{id}/messages",
+    tag = "chat",
+    params(("id" = String, Path, description = "A conversation id"), super::CursorParams, crate::consistency::ReadAfter),
+    responses(
+        (status = OK, description = "The answer; `x-pagenow-stale: true` when the view was behind `min_position`", body = Messages),
+        (status = FORBIDDEN, description = "The caller may not see this (its code says why)", body = http_api::openapi::ErrorEnvelope),
+        (status = NOT_FOUND, description = "No such user, conversation or domain (for this caller)", body = http_api::openapi::ErrorEnvelope),
+    )
+)]
 pub(super) async fn messages(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -229,6 +260,17 @@ pub(super) async fn messages(
 
 /// `GET /v1/conversations/{id}/participants`: its current participants, with how far
 /// each has read.
+#[utoipa::path(
+    get,
+    path = "/v1/conversations/{id}/participants",
+    tag = "chat",
+    params(("id" = String, Path, description = "A conversation id"), crate::consistency::ReadAfter),
+    responses(
+        (status = OK, description = "The answer; `x-pagenow-stale: true` when the view was behind `min_position`", body = Participants),
+        (status = FORBIDDEN, description = "The caller may not see this (its code says why)", body = http_api::openapi::ErrorEnvelope),
+        (status = NOT_FOUND, description = "No such user, conversation or domain (for this caller)", body = http_api::openapi::ErrorEnvelope),
+    )
+)]
 pub(super) async fn participants(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -251,6 +293,15 @@ pub(super) async fn participants(
 
 /// `GET /v1/conversations/direct/{user_id}`: the caller's direct conversation with that
 /// user, or `null`.
+#[utoipa::path(
+    get,
+    path = "/v1/conversations/direct/{user_id}",
+    tag = "chat",
+    params(("user_id" = String, Path, description = "A user id"), crate::consistency::ReadAfter),
+    responses(
+        (status = OK, description = "The answer; `x-pagenow-stale: true` when the view was behind `min_position`", body = Direct),
+    )
+)]
 pub(super) async fn direct(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -284,6 +335,15 @@ async fn direct_with(
 
 /// `GET /v1/conversations/unread`: the caller's unread messages, and in how many
 /// conversations.
+#[utoipa::path(
+    get,
+    path = "/v1/conversations/unread",
+    tag = "chat",
+    params(crate::consistency::ReadAfter),
+    responses(
+        (status = OK, description = "The answer; `x-pagenow-stale: true` when the view was behind `min_position`", body = Unread),
+    )
+)]
 pub(super) async fn unread(
     State(state): State<AppState>,
     caller: AuthUser,

@@ -7,12 +7,12 @@
 mod routes;
 pub mod store;
 
-use axum::routing::get;
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 
 /// The directory route.
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/users", get(routes::directory))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(routes::directory))
 }

@@ -20,6 +20,15 @@ const DIRECTORY: Bounds = Bounds {
 /// `GET /v1/users`: registered users, newest first.
 ///
 /// Reads `user_table` only, so `?min_position=` waits for the `users` view alone.
+#[utoipa::path(
+    get,
+    path = "/v1/users",
+    tag = "users",
+    params(crate::page::PageParams, crate::consistency::ReadAfter),
+    responses(
+        (status = OK, description = "The answer; `x-pagenow-stale: true` when the view was behind `min_position`", body = super::store::Directory),
+    )
+)]
 pub(super) async fn directory(
     State(state): State<AppState>,
     _caller: AuthUser,

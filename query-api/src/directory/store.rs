@@ -11,7 +11,7 @@ use crate::page::Page;
 pub const CAP: i64 = 1_000;
 
 /// A user in the directory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, FromRow, utoipa::ToSchema)]
 pub struct Listed {
     pub user_id: String,
     pub first_name: Option<String>,
@@ -23,7 +23,7 @@ pub struct Listed {
 ///
 /// No `total`: counting every user on each request costs a scan of the table, and a
 /// page shorter than its `limit` already tells the client it is the last.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Directory {
     pub items: Vec<Listed>,
 }

@@ -11,8 +11,8 @@
 mod routes;
 pub mod store;
 
-use axum::routing::get;
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::page::Bounds;
 use crate::AppState;
@@ -27,10 +27,10 @@ pub const LISTS: Bounds = Bounds {
 };
 
 /// The friendship routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/friends", get(routes::friends))
-        .route("/v1/friend-requests/incoming", get(routes::incoming))
-        .route("/v1/friend-requests/outgoing", get(routes::outgoing))
-        .route("/v1/relationships/{user_id}", get(routes::relationship))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(routes::friends))
+        .routes(routes!(routes::incoming))
+        .routes(routes!(routes::outgoing))
+        .routes(routes!(routes::relationship))
 }

@@ -17,7 +17,7 @@ use crate::users::relationship::{FriendshipRow, Relationship};
 use crate::AppState;
 
 /// A friend: `{"user_id", "first_name", "last_name", "since"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Friend {
     pub user_id: String,
     pub first_name: Option<String>,
@@ -26,7 +26,7 @@ pub struct Friend {
 }
 
 /// A pending request: `{"user_id", "first_name", "last_name", "requested_at"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FriendRequest {
     pub user_id: String,
     pub first_name: Option<String>,
@@ -36,7 +36,7 @@ pub struct FriendRequest {
 
 /// How the caller stands with one user; `since` for friends, `requested_at` for a
 /// pending request, each left out otherwise.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RelationshipAnswer {
     pub user_id: String,
     pub status: Relationship,
@@ -96,6 +96,15 @@ impl RelationshipAnswer {
 }
 
 /// `GET /v1/friends`: the caller's friends, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/friends",
+    tag = "friendships",
+    params(crate::page::PageParams, crate::consistency::ReadAfter),
+    responses(
+        (status = OK, description = "The answer; `x-pagenow-stale: true` when the view was behind `min_position`", body = crate::page::Paged<Friend>),
+    )
+)]
 pub(super) async fn friends(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -106,6 +115,15 @@ pub(super) async fn friends(
 }
 
 /// `GET /v1/friend-requests/incoming`: pending requests to the caller, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/friend-requests/incoming",
+    tag = "friendships",
+    params(crate::page::PageParams, crate::consistency::ReadAfter),
+    responses(
+        (status = OK, description = "The answer; `x-pagenow-stale: true` when the view was behind `min_position`", body = crate::page::Paged<FriendRequest>),
+    )
+)]
 pub(super) async fn incoming(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -116,6 +134,15 @@ pub(super) async fn incoming(
 }
 
 /// `GET /v1/friend-requests/outgoing`: the caller's pending requests, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/friend-requests/outgoing",
+    tag = "friendships",
+    params(crate::page::PageParams, crate::consistency::ReadAfter),
+    responses(
+        (status = OK, description = "The answer; `x-pagenow-stale: true` when the view was behind `min_position`", body = crate::page::Paged<FriendRequest>),
+    )
+)]
 pub(super) async fn outgoing(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -126,6 +153,15 @@ pub(super) async fn outgoing(
 }
 
 /// `GET /v1/relationships/{user_id}`: how the caller stands with that user.
+#[utoipa::path(
+    get,
+    path = "/v1/relationships/{user_id}",
+    tag = "friendships",
+    params(("user_id" = String, Path, description = "A user id"), crate::consistency::ReadAfter),
+    responses(
+        (status = OK, description = "The answer; `x-pagenow-stale: true` when the view was behind `min_position`", body = RelationshipAnswer),
+    )
+)]
 pub(super) async fn relationship(
     State(state): State<AppState>,
     caller: AuthUser,

@@ -10,8 +10,8 @@
 mod routes;
 pub mod store;
 
-use axum::routing::get;
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::page::Bounds;
 use crate::AppState;
@@ -31,10 +31,10 @@ pub const LEADERBOARD: Bounds = Bounds {
     max_limit: 100,
 };
 
-/// The popular pages routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/popular/domains", get(routes::domains))
-        .route("/v1/popular/domains/{domain}/pages", get(routes::pages))
-        .route("/v1/leaderboard", get(routes::leaderboard))
+/// The popular-pages routes.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(routes::domains))
+        .routes(routes!(routes::pages))
+        .routes(routes!(routes::leaderboard))
 }

@@ -13,6 +13,15 @@ use crate::page::PageParams;
 use crate::AppState;
 
 /// `GET /v1/popular/domains`: the most-shared domains with their counts.
+#[utoipa::path(
+    get,
+    path = "/v1/popular/domains",
+    tag = "popular",
+    params(crate::page::PageParams, crate::consistency::ReadAfter),
+    responses(
+        (status = OK, description = "The answer; `x-pagenow-stale: true` when the view was behind `min_position`", body = super::store::Items<super::store::PopularDomain>),
+    )
+)]
 pub(super) async fn domains(
     State(state): State<AppState>,
     _caller: AuthUser,
@@ -30,6 +39,15 @@ pub(super) async fn domains(
 
 /// `GET /v1/popular/domains/{domain}/pages`: the domain's pages, most shared first.
 /// The domain is normalised as a sharing policy's is (`WWW.Example.com` is `example.com`).
+#[utoipa::path(
+    get,
+    path = "/v1/popular/domains/{domain}/pages",
+    tag = "popular",
+    params(("domain" = String, Path, description = "A domain, as `/v1/popular/domains` lists it"), crate::page::PageParams, crate::consistency::ReadAfter),
+    responses(
+        (status = OK, description = "The answer; `x-pagenow-stale: true` when the view was behind `min_position`", body = super::store::Items<super::store::PopularPage>),
+    )
+)]
 pub(super) async fn pages(
     State(state): State<AppState>,
     _caller: AuthUser,
@@ -49,6 +67,15 @@ pub(super) async fn pages(
 }
 
 /// `GET /v1/leaderboard`: the most active sharers, with their names.
+#[utoipa::path(
+    get,
+    path = "/v1/leaderboard",
+    tag = "popular",
+    params(crate::page::PageParams, crate::consistency::ReadAfter),
+    responses(
+        (status = OK, description = "The answer; `x-pagenow-stale: true` when the view was behind `min_position`", body = super::store::Items<super::store::Sharer>),
+    )
+)]
 pub(super) async fn leaderboard(
     State(state): State<AppState>,
     _caller: AuthUser,

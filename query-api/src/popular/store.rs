@@ -11,14 +11,14 @@ use crate::database::DatabaseError;
 use crate::page::Page;
 
 /// A domain and how many shares it has had.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, FromRow, utoipa::ToSchema)]
 pub struct PopularDomain {
     pub domain: String,
     pub share_count: i64,
 }
 
 /// A shared page of a domain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, FromRow, utoipa::ToSchema)]
 pub struct PopularPage {
     pub url: String,
     /// The latest title it was shared with.
@@ -28,7 +28,7 @@ pub struct PopularPage {
 }
 
 /// A sharer on the leaderboard.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, FromRow, utoipa::ToSchema)]
 pub struct Sharer {
     pub user_id: String,
     pub first_name: Option<String>,
@@ -38,7 +38,7 @@ pub struct Sharer {
 
 /// A list answer, as JSON: `{"items": [...]}`. A page shorter than its `limit` is the
 /// last.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Items<T> {
     pub items: Vec<T>,
 }

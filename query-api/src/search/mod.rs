@@ -13,14 +13,14 @@ pub mod query;
 mod routes;
 pub mod store;
 
-use axum::routing::get;
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 
 /// The search routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/users/search", get(routes::among_everyone))
-        .route("/v1/friends/search", get(routes::among_friends))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(routes::among_everyone))
+        .routes(routes!(routes::among_friends))
 }

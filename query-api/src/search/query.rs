@@ -8,7 +8,8 @@ use serde::Deserialize;
 pub const MAX_TEXT: usize = 100;
 
 /// The search parameters of a query string, as given.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
     pub email: Option<String>,
     pub name: Option<String>,

@@ -19,6 +19,15 @@ const RESULTS: Bounds = Bounds {
 };
 
 /// `GET /v1/users/search`: users other than the caller, by e-mail or name.
+#[utoipa::path(
+    get,
+    path = "/v1/users/search",
+    tag = "search",
+    params(super::query::SearchParams, crate::page::PageParams, crate::consistency::ReadAfter),
+    responses(
+        (status = OK, description = "The answer; `x-pagenow-stale: true` when the view was behind `min_position`", body = crate::page::Paged<super::store::Found>),
+    )
+)]
 pub(super) async fn among_everyone(
     state: State<AppState>,
     caller: AuthUser,
@@ -30,6 +39,15 @@ pub(super) async fn among_everyone(
 }
 
 /// `GET /v1/friends/search`: the caller's friends, by e-mail or name.
+#[utoipa::path(
+    get,
+    path = "/v1/friends/search",
+    tag = "search",
+    params(super::query::SearchParams, crate::page::PageParams, crate::consistency::ReadAfter),
+    responses(
+        (status = OK, description = "The answer; `x-pagenow-stale: true` when the view was behind `min_position`", body = crate::page::Paged<super::store::Found>),
+    )
+)]
 pub(super) async fn among_friends(
     state: State<AppState>,
     caller: AuthUser,

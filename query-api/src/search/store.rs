@@ -27,7 +27,7 @@ pub enum Scope {
 }
 
 /// One user found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Found {
     pub user_id: String,
     pub first_name: Option<String>,

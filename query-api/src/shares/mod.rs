@@ -13,10 +13,10 @@ mod policy;
 mod routes;
 pub mod store;
 
-use axum::routing::get;
-use axum::Router;
 use http_api::ApiError;
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 
@@ -32,15 +32,16 @@ pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 100;
 
 /// The sharing routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/notifications", get(routes::notifications))
-        .route("/v1/shares/sent", get(routes::sent))
-        .route("/v1/me/sharing-policy", get(policy::sharing_policy))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(routes::notifications))
+        .routes(routes!(routes::sent))
+        .routes(routes!(policy::sharing_policy))
 }
 
 /// `?limit=&before=`: a page of a list ordered newest first.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CursorParams {
     /// How many items, 1 to [`MAX_LIMIT`]; [`DEFAULT_LIMIT`] when absent.
     pub limit: Option<i64>,

@@ -13,7 +13,7 @@ use crate::consistency::ReadAfter;
 use crate::AppState;
 
 /// `{"mode", "allow": [...], "deny": [...]}`, the lists sorted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SharingPolicy {
     pub mode: String,
     pub allow: Vec<String>,
@@ -32,6 +32,16 @@ impl SharingPolicy {
 }
 
 /// `GET /v1/me/sharing-policy`: `404 user.not_found` before registration.
+#[utoipa::path(
+    get,
+    path = "/v1/me/sharing-policy",
+    tag = "shares",
+    params(crate::consistency::ReadAfter),
+    responses(
+        (status = OK, description = "The answer; `x-pagenow-stale: true` when the view was behind `min_position`", body = SharingPolicy),
+        (status = NOT_FOUND, description = "No such user, conversation or domain (for this caller)", body = http_api::openapi::ErrorEnvelope),
+    )
+)]
 pub(super) async fn sharing_policy(
     State(state): State<AppState>,
     caller: AuthUser,

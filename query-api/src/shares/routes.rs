@@ -17,7 +17,7 @@ use crate::consistency::ReadAfter;
 use crate::AppState;
 
 /// A user as a share shows them: `{"user_id", "first_name", "last_name"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Person {
     pub user_id: String,
     pub first_name: Option<String>,
@@ -25,7 +25,7 @@ pub struct Person {
 }
 
 /// One notification: a page shared with the caller.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Notification {
     pub share_id: String,
     pub sharer: Person,
@@ -36,7 +36,7 @@ pub struct Notification {
 }
 
 /// `GET /v1/notifications`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Notifications {
     pub items: Vec<Notification>,
     pub unread_count: i64,
@@ -45,7 +45,7 @@ pub struct Notifications {
 }
 
 /// One share the caller sent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SentShare {
     pub share_id: String,
     pub url: Option<String>,
@@ -58,7 +58,7 @@ pub struct SentShare {
 }
 
 /// `GET /v1/shares/sent`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SentShares {
     pub items: Vec<SentShare>,
     pub next_before: Option<i64>,
@@ -82,6 +82,15 @@ impl From<NotificationRow> for Notification {
 }
 
 /// `GET /v1/notifications`: pages shared with the caller, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/notifications",
+    tag = "shares",
+    params(super::CursorParams, crate::consistency::ReadAfter),
+    responses(
+        (status = OK, description = "The answer; `x-pagenow-stale: true` when the view was behind `min_position`", body = Notifications),
+    )
+)]
 pub(super) async fn notifications(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -117,6 +126,15 @@ async fn notifications_of(
 }
 
 /// `GET /v1/shares/sent`: the caller's shares, newest first, with their recipients.
+#[utoipa::path(
+    get,
+    path = "/v1/shares/sent",
+    tag = "shares",
+    params(super::CursorParams, crate::consistency::ReadAfter),
+    responses(
+        (status = OK, description = "The answer; `x-pagenow-stale: true` when the view was behind `min_position`", body = SentShares),
+    )
+)]
 pub(super) async fn sent(
     State(state): State<AppState>,
     caller: AuthUser,

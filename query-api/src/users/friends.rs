@@ -15,7 +15,8 @@ use crate::database::DatabaseError;
 use crate::page::{Page, Paged};
 
 /// One of a user's friends, with the caller's relationship with them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = UserFriend)]
 pub struct Friend {
     pub user_id: String,
     pub first_name: Option<String>,
@@ -24,7 +25,7 @@ pub struct Friend {
 }
 
 /// A friend of both the caller and the user whose page it is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct MutualFriend {
     pub user_id: String,
     pub first_name: Option<String>,

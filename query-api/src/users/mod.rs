@@ -16,8 +16,8 @@ mod routes;
 pub mod store;
 pub mod views;
 
-use axum::routing::get;
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 
@@ -25,10 +25,10 @@ use crate::AppState;
 pub const VIEW: &str = "users";
 
 /// The profile routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/me", get(routes::me))
-        .route("/v1/users/{id}", get(routes::user_by_id))
-        .route("/v1/users/{id}/friends", get(routes::friends))
-        .route("/v1/users/{id}/mutual-friends", get(routes::mutual_friends))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(routes::me))
+        .routes(routes!(routes::user_by_id))
+        .routes(routes!(routes::friends))
+        .routes(routes!(routes::mutual_friends))
 }

@@ -19,7 +19,7 @@ use super::store::UserRow;
 /// The fields a caller may not see are left out of the JSON. A guarded field is
 /// `Option<Option<_>>`: `None` when hidden from this caller (left out), `Some(None)` when
 /// shown but not filled in (`null`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Profile {
     pub user_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -47,7 +47,7 @@ pub struct Profile {
 }
 
 /// Which optional fields everyone may see (`true`) or only the owner (`false`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Visibility {
     pub email: bool,
     pub birth_date: bool,
@@ -60,7 +60,7 @@ pub struct Visibility {
 /// A profile page: the profile as the caller may see it, the caller's relationship with
 /// its owner, the owner's friend count and the number of friends the two have in common
 /// (0 on one's own page).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ProfilePage {
     #[serde(flatten)]
     pub profile: Profile,

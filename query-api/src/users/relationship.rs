@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 /// The caller's relationship with a user, as the client shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub enum Relationship {
     /// The user is the caller.
     #[serde(rename = "self")]

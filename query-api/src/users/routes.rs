@@ -22,6 +22,16 @@ const FRIEND_LISTS: Bounds = Bounds {
 };
 
 /// `GET /v1/me`: the caller's own profile, everything included.
+#[utoipa::path(
+    get,
+    path = "/v1/me",
+    tag = "users",
+    params(crate::consistency::ReadAfter),
+    responses(
+        (status = OK, description = "The answer; `x-pagenow-stale: true` when the view was behind `min_position`", body = crate::users::profile::Profile),
+        (status = NOT_FOUND, description = "No such user, conversation or domain (for this caller)", body = http_api::openapi::ErrorEnvelope),
+    )
+)]
 pub(super) async fn me(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -41,6 +51,16 @@ pub(super) async fn me(
 }
 
 /// `GET /v1/users/{id}`: a profile page as the caller may see it.
+#[utoipa::path(
+    get,
+    path = "/v1/users/{id}",
+    tag = "users",
+    params(("id" = String, Path, description = "A user id"), crate::consistency::ReadAfter),
+    responses(
+        (status = OK, description = "The answer; `x-pagenow-stale: true` when the view was behind `min_position`", body = crate::users::profile::ProfilePage),
+        (status = NOT_FOUND, description = "No such user, conversation or domain (for this caller)", body = http_api::openapi::ErrorEnvelope),
+    )
+)]
 pub(super) async fn user_by_id(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -59,6 +79,18 @@ pub(super) async fn user_by_id(
 /// `GET /v1/users/{id}/friends`: a page of the user's friends, with the caller's
 /// relationship with each. Only the user and their friends may see it (issue 3: a
 /// stranger never reads another user's friend list); others get `403 user.friends_hidden`.
+#[utoipa::path(
+    get,
+    path = "/v1/users/{id}/friends",
+    operation_id = "user_friends",
+    tag = "users",
+    params(("id" = String, Path, description = "A user id"), crate::page::PageParams, crate::consistency::ReadAfter),
+    responses(
+        (status = OK, description = "The answer; `x-pagenow-stale: true` when the view was behind `min_position`", body = crate::page::Paged<crate::users::friends::Friend>),
+        (status = FORBIDDEN, description = "The caller may not see this (its code says why)", body = http_api::openapi::ErrorEnvelope),
+        (status = NOT_FOUND, description = "No such user, conversation or domain (for this caller)", body = http_api::openapi::ErrorEnvelope),
+    )
+)]
 pub(super) async fn friends(
     State(state): State<AppState>,
     caller: AuthUser,
@@ -85,6 +117,16 @@ pub(super) async fn friends(
 
 /// `GET /v1/users/{id}/mutual-friends`: a page of the friends the caller and the user
 /// have in common.
+#[utoipa::path(
+    get,
+    path = "/v1/users/{id}/mutual-friends",
+    tag = "users",
+    params(("id" = String, Path, description = "A user id"), crate::page::PageParams, crate::consistency::ReadAfter),
+    responses(
+        (status = OK, description = "The answer; `x-pagenow-stale: true` when the view was behind `min_position`", body = crate::page::Paged<crate::users::friends::MutualFriend>),
+        (status = NOT_FOUND, description = "No such user, conversation or domain (for this caller)", body = http_api::openapi::ErrorEnvelope),
+    )
+)]
 pub(super) async fn mutual_friends(
     State(state): State<AppState>,
     caller: AuthUser,
