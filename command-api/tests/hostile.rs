@@ -138,7 +138,13 @@ async fn deeply_nested_json_gets_a_4xx_with_a_stable_code_quickly_and_appends_no
     let (status, answer) = api.post(Some("alice"), REGISTER, &nested).await;
     assert_eq!(
         (status.as_u16(), code(&answer)),
-        (422, "request.invalid_body"),
+        (400, "request.malformed_json"),
+        "{answer}"
+    );
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("recursion limit")),
         "{answer}"
     );
     // Over the limit (100,000 brackets): refused before parsing.

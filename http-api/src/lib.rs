@@ -17,8 +17,8 @@ pub mod extract;
 pub mod health;
 pub mod layers;
 pub mod listen;
-pub mod serve;
 pub mod openapi;
+pub mod serve;
 
 pub use error::ApiError;
 pub use extract::{Json, Path, Query};
