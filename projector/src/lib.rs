@@ -67,6 +67,12 @@ pub trait Projection: Send + Sync {
         &[]
     }
 
+    /// Whether the projection tells users about events (returns notices): the runner
+    /// then publishes them and keeps how far it got ([`notices::Publication`]).
+    fn tells(&self) -> bool {
+        false
+    }
+
     /// Applies `event` to the view inside `tx` and returns the notices it leads to.
     /// Events of aggregates the view does not follow return no notices and change nothing.
     async fn apply(

@@ -2,15 +2,17 @@
 //! the runner's transaction, published after it commits.
 //!
 //! A notice is published only after its transaction committed, so no socket hears of a
-//! change the views do not have. A crash between commit and publish loses the live
-//! message but not the notice: it is in `user_notices`, which reconnecting sockets read.
+//! change the views do not have; [`Publication`] keeps how far publishing got, so that
+//! what a crash or a NATS outage left unpublished is published later, not lost.
 
 mod projection;
+mod publication;
 
-use event_bus::{notice_subject, Addressed};
+use event_bus::Addressed;
 use sqlx::PgConnection;
 
 pub use projection::{Notices, NAME, TABLE};
+pub use publication::Publication;
 
 /// Stores `notices` in the caller's transaction, in one statement.
 pub async fn store(tx: &mut PgConnection, notices: &[Addressed]) -> Result<(), sqlx::Error> {
@@ -48,17 +50,4 @@ pub async fn store(tx: &mut PgConnection, notices: &[Addressed]) -> Result<(), s
     .execute(&mut *tx)
     .await?;
     Ok(())
-}
-
-/// Publishes `notices` on core NATS, each on its user's subject. Failures are logged:
-/// the stored notice remains for recovery.
-pub async fn publish(nats: &async_nats::Client, notices: Vec<Addressed>) {
-    for Addressed { user_id, notice } in notices {
-        let Ok(body) = serde_json::to_vec(&notice) else {
-            continue;
-        };
-        if let Err(error) = nats.publish(notice_subject(&user_id), body.into()).await {
-            tracing::warn!(%error, notice.position = notice.position, "notice not published");
-        }
-    }
 }

@@ -14,7 +14,8 @@ use event_store::StoredEvent;
 use futures::{FutureExt, StreamExt};
 use sqlx::PgPool;
 
-use crate::{notices, Projection, ProjectionError};
+use crate::notices::{self, Publication};
+use crate::{Projection, ProjectionError};
 
 /// How a projection runs.
 #[derive(Debug, Clone)]
@@ -115,9 +116,17 @@ impl Runner {
         );
         let consumer = recreate_consumer(&stream, name, start).await?;
         let mut messages = consumer.messages().await.map_err(nats)?;
+        let mut publication = match self.projection.tells() {
+            true => {
+                Some(Publication::resume(&self.pool, &self.nats, name, checkpoint.cursor).await)
+            }
+            false => None,
+        };
         loop {
             let batch = next_batch(&mut messages, self.config.batch_size).await?;
-            checkpoint = self.apply_batch(&batch, checkpoint).await?;
+            checkpoint = self
+                .apply_batch(&batch, checkpoint, publication.as_mut())
+                .await?;
         }
     }
 
@@ -127,6 +136,7 @@ impl Runner {
         &self,
         batch: &[Message],
         mut checkpoint: Checkpoint,
+        publication: Option<&mut Publication>,
     ) -> Result<Checkpoint, TermError> {
         let mut tx = self.pool.begin().await?;
         let stored = checkpoint::lock(&mut tx, self.projection.name()).await?;
@@ -158,7 +168,11 @@ impl Runner {
                 tracing::debug!(%error, "ack not sent");
             }
         }
-        notices::publish(&self.nats, addressed).await;
+        if let Some(publication) = publication {
+            publication
+                .committed(&self.pool, &self.nats, addressed, checkpoint.cursor)
+                .await;
+        }
         Ok(checkpoint)
     }
 }

@@ -217,6 +217,7 @@ pub struct App {
     pool: PgPool,
     store: PresenceStore,
     presences: Presences,
+    nats: async_nats::Client,
 }
 
 /// Binds `config.addr`, creates or opens the presence bucket and builds the router;
@@ -245,7 +246,7 @@ pub async fn build(
     let store = PresenceStore::open(nats.clone(), config.presence_timeout)
         .await
         .map_err(std::io::Error::other)?;
-    let state = AppState::new(config, pool.clone(), nats, verifier, store.clone());
+    let state = AppState::new(config, pool.clone(), nats.clone(), verifier, store.clone());
     let (sessions, history) = (state.sessions.clone(), state.history.clone());
     let presences = state.presences.clone();
     Ok(App {
@@ -258,6 +259,7 @@ pub async fn build(
         pool,
         store,
         presences,
+        nats,
     })
 }
 
@@ -292,6 +294,10 @@ impl App {
             self.config.presence_sweep_interval,
             async move { sweeping.closing().await },
         ));
+        let watching = self.sessions.clone();
+        let broker = tokio::spawn(watch_broker(self.nats, self.sessions.clone(), async move {
+            watching.closing().await
+        }));
         let signal = async move {
             shutdown.await;
             tracing::info!("shutting down: closing every socket");
@@ -307,6 +313,42 @@ impl App {
         if let Err(error) = sweeper.await {
             tracing::error!(error.cause = %error, "the presence sweeper panicked");
         }
+        if let Err(error) = broker.await {
+            tracing::error!(error.cause = %error, "the NATS watch panicked");
+        }
         served
+    }
+}
+
+/// How often the NATS connection's count of connections is looked at.
+const BROKER_WATCH_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Tells the sessions each time the NATS client has connected again (its count of
+/// connections grew), until `stop` completes.
+async fn watch_broker(
+    nats: async_nats::Client,
+    sessions: Sessions,
+    stop: impl Future<Output = ()>,
+) {
+    let connects = || {
+        nats.statistics()
+            .connects
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let mut seen = connects();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => return,
+            () = tokio::time::sleep(BROKER_WATCH_INTERVAL) => {}
+        }
+        let now = connects();
+        if now > seen {
+            tracing::warn!(
+                "NATS connection re-established: sockets are closed to recover what they missed"
+            );
+            sessions.broker_reconnected();
+            seen = now;
+        }
     }
 }

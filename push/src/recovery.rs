@@ -7,11 +7,13 @@
 //! notice stored before the read but published after the subscription is in both: the
 //! [`Seam`] drops that live copy.
 //!
-//! The seam recognises such a copy by its identity (`tx_id`, `position`, `kind`, the key
-//! of `user_notices` within a user), not by comparing cursors with the last one sent.
-//! The two agree as long as one projection (the projector's `notices`) tells the user
-//! everything, in feed order, as it does; the identity does not depend on that order, so
-//! a notice that ever came late would still be let through rather than dropped.
+//! The same seam drops every other copy: the projector publishes again, after a crash or
+//! a NATS outage, the notices it may not have published (`projector/src/notices/
+//! publication.rs`). One projection (the projector's `notices`) tells each user
+//! everything in feed order, so a notice before the last one sent is a copy, and one at
+//! the same place in the feed (another notice of the same event) is a copy when its
+//! identity (`tx_id`, `position`, `kind`: the key of `user_notices` within a user) was
+//! sent.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -70,44 +72,40 @@ fn unavailable(error: &sqlx::Error) -> Recovery {
     Recovery::Resync(ResyncReason::Unavailable)
 }
 
-/// One notice's identity within its user's notices (the table's key).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct NoticeId {
-    cursor: Cursor,
-    kind: String,
-}
-
-impl NoticeId {
-    fn of(notice: &Notice) -> Self {
-        Self {
-            cursor: Cursor {
-                tx_id: notice.tx_id,
-                position: notice.position,
-            },
-            kind: notice.kind.clone(),
-        }
-    }
-}
-
-/// Which live notices a socket still needs after its recovery.
+/// What a socket was sent last, to drop the copies of notices it had.
 #[derive(Debug, Default)]
 pub(crate) struct Seam {
-    /// The recovered notices whose live copy has not come yet. At most
-    /// `Reach::max_notices`; a copy, when it comes, comes once, so it is forgotten then.
-    recovered: HashSet<NoticeId>,
+    /// The place in the feed of the last notice sent.
+    last: Option<Cursor>,
+    /// The kinds sent at `last` (an event may make several notices for one user).
+    kinds_at_last: HashSet<String>,
 }
 
 impl Seam {
     /// The seam after `recovered` was sent.
     pub(crate) fn after(recovered: &[Notice]) -> Self {
-        Self {
-            recovered: recovered.iter().map(NoticeId::of).collect(),
+        let mut seam = Self::default();
+        for notice in recovered {
+            seam.admit(notice);
         }
+        seam
     }
 
-    /// Whether the live `notice` is to be sent: false for the copy of a recovered one.
+    /// Whether `notice` is to be sent: false for the copy of one sent already. Records it.
     pub(crate) fn admit(&mut self, notice: &Notice) -> bool {
-        self.recovered.is_empty() || !self.recovered.remove(&NoticeId::of(notice))
+        let cursor = Cursor {
+            tx_id: notice.tx_id,
+            position: notice.position,
+        };
+        match self.last {
+            Some(last) if cursor < last => false,
+            Some(last) if cursor == last => self.kinds_at_last.insert(notice.kind.clone()),
+            _ => {
+                self.last = Some(cursor);
+                self.kinds_at_last = HashSet::from([notice.kind.clone()]);
+                true
+            }
+        }
     }
 }
 
@@ -134,10 +132,23 @@ mod tests {
     }
 
     #[test]
-    fn a_late_notice_below_the_last_recovered_one_is_still_sent() {
+    fn a_notice_before_the_last_one_sent_is_a_copy() {
         let mut seam = Seam::after(&[notice(10, 3, "a"), notice(12, 1, "a")]);
 
-        assert!(seam.admit(&notice(11, 7, "from.a.lagging.projection")));
+        assert!(!seam.admit(&notice(11, 7, "a")));
+    }
+
+    #[test]
+    fn notices_published_again_after_live_ones_are_dropped() {
+        let mut seam = Seam::default();
+        for live in [notice(10, 3, "a"), notice(11, 4, "a"), notice(11, 4, "b")] {
+            assert!(seam.admit(&live));
+        }
+
+        for again in [notice(10, 3, "a"), notice(11, 4, "a"), notice(11, 4, "b")] {
+            assert!(!seam.admit(&again), "{again:?} sent twice");
+        }
+        assert!(seam.admit(&notice(12, 5, "a")));
     }
 
     #[test]

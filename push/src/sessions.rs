@@ -5,13 +5,18 @@
 //! an HTTP answer rather than a socket it closes at once. axum's graceful shutdown does
 //! not wait for upgraded connections, so the sessions are tracked here too:
 //! [`App::run`](crate::App::run) cancels them once the shutdown signal fires and waits for
-//! each to have sent its Close frame. Presence is not tracked per node: a user's
+//! each to have sent its Close frame. When the node's NATS connection comes back after a
+//! break, live notices may have been missed meanwhile (core NATS keeps nothing for an
+//! absent subscriber): every session is told ([`Sessions::broker_reconnected`]) and
+//! closes with "try again", and its client reconnects with its position and recovers
+//! them from the history. Presence is not tracked per node: a user's
 //! presence is what they report, kept in the shared bucket (see `presence`).
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use tokio::sync::watch;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tokio_util::task::task_tracker::TaskTrackerToken;
 use tokio_util::task::TaskTracker;
@@ -20,6 +25,8 @@ use tokio_util::task::TaskTracker;
 #[derive(Debug, Clone)]
 pub(crate) struct Sessions {
     shutdown: CancellationToken,
+    /// Counts the NATS reconnections of this node.
+    broker: Arc<watch::Sender<u64>>,
     tracker: TaskTracker,
     seats: Arc<Seats>,
 }
@@ -38,6 +45,7 @@ impl Sessions {
     pub(crate) fn new(max_per_user: usize, max_per_node: usize) -> Self {
         Self {
             shutdown: CancellationToken::new(),
+            broker: Arc::new(watch::Sender::new(0)),
             tracker: TaskTracker::new(),
             seats: Arc::new(Seats {
                 max_per_user,
@@ -66,6 +74,16 @@ impl Sessions {
     /// Completes when the sessions are told to close.
     pub(crate) fn closing(&self) -> WaitForCancellationFuture<'_> {
         self.shutdown.cancelled()
+    }
+
+    /// Sees each NATS reconnection from now on: `changed()` completes at the next one.
+    pub(crate) fn broker_reconnections(&self) -> watch::Receiver<u64> {
+        self.broker.subscribe()
+    }
+
+    /// Tells every session that the NATS connection came back after a break.
+    pub(crate) fn broker_reconnected(&self) {
+        self.broker.send_modify(|count| *count += 1);
     }
 
     /// Tells every session, present and future, to close.

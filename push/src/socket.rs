@@ -70,6 +70,8 @@ enum End {
 /// What woke the session loop up.
 enum Event {
     Shutdown,
+    /// NATS came back after a break: live notices may have been missed.
+    BrokerReconnected,
     Keepalive(Tick),
     Written(Result<(), axum::Error>),
     Client(Option<Result<Message, axum::Error>>),
@@ -142,6 +144,7 @@ async fn confirm(nats: &Client) -> Result<(), async_nats::RequestError> {
 
 /// Recovers, says `ready`, then delivers live notices until the session ends.
 async fn deliver(sink: &mut Sink, stream: &mut Stream, live: &mut Live, session: &Session) -> End {
+    let mut broker = session.sessions.broker_reconnections();
     let (mut outbox, mut seam) = match start(&mut live.notices, session).await {
         Ok(started) => started,
         Err(end) => return end,
@@ -152,6 +155,7 @@ async fn deliver(sink: &mut Sink, stream: &mut Stream, live: &mut Live, session:
         let event = tokio::select! {
             biased;
             () = session.sessions.closing() => Event::Shutdown,
+            Ok(()) = broker.changed() => Event::BrokerReconnected,
             tick = keepalive.next() => Event::Keepalive(tick),
             written = outbox.write(sink), if outbox.has_work() => Event::Written(written),
             frame = stream.next() => Event::Client(frame),
@@ -254,6 +258,7 @@ async fn recover_holding(
 fn handle(event: Event, outbox: &mut Outbox<Message>, seam: &mut Seam) -> ControlFlow<End> {
     match event {
         Event::Shutdown => ControlFlow::Break(End::Closed(CloseReason::GoingAway)),
+        Event::BrokerReconnected => ControlFlow::Break(End::Closed(CloseReason::TryAgain)),
         Event::Keepalive(Tick::PingDue) => queue(outbox, Message::Ping(Default::default())),
         Event::Keepalive(Tick::Silent) => ControlFlow::Break(End::Silent),
         Event::Written(Ok(())) => ControlFlow::Continue(()),
@@ -330,7 +335,7 @@ fn read_failed(error: axum::Error) -> End {
     }
 }
 
-/// Queues a live notice from NATS, unless it is the copy of a recovered one; a
+/// Queues a live notice from NATS, unless it is a copy of one sent already; a
 /// malformed one is logged and skipped.
 fn queue_notice(
     message: &async_nats::Message,
@@ -347,7 +352,7 @@ fn queue_notice(
     if !seam.admit(&notice) {
         tracing::debug!(
             notice.position = notice.position,
-            "sent already by recovery"
+            "a copy of a notice sent already"
         );
         return ControlFlow::Continue(());
     }

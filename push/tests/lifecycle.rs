@@ -76,6 +76,34 @@ async fn when_the_notice_subscription_ends_the_socket_closes_with_1011_try_again
     expect_end(&mut ws).await;
 }
 
+/// Core NATS keeps nothing for a subscriber that is away: after a break, the node closes
+/// its sockets so that their clients recover what they missed from the history.
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn when_nats_comes_back_after_a_break_sockets_close_and_recover_what_they_missed(
+    pool: PgPool,
+) {
+    let mut service = common::start(&pool).await;
+    let (since, tx) = common::insert_event(&pool).await;
+    let mut ws = service.connect("alice").await;
+    let nats = service.nats.as_mut().expect("the service's own NATS");
+
+    nats.stop();
+    let missed = common::notice_at(tx + 1, since + 1, "told.while.away");
+    common::store_notice(&pool, "alice", &missed).await;
+    nats.resume().expect("NATS starts again");
+
+    let close = expect_close(&mut ws).await;
+    assert_eq!(
+        (close.code, close.reason.as_str()),
+        (CloseCode::Error, "try again")
+    );
+    let mut ws = service.reconnect("alice", since).await;
+    assert_eq!(
+        common::frames_until_ready(&mut ws).await,
+        [notice_frame(&missed), common::ready("alice")]
+    );
+}
+
 #[sqlx::test(migrator = "migrations::MIGRATOR")]
 async fn a_client_that_answers_pings_stays_connected(pool: PgPool) {
     let service = common::start_with(&pool, |config| push::Config {

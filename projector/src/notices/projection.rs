@@ -262,6 +262,10 @@ impl Projection for Notices {
         NAME
     }
 
+    fn tells(&self) -> bool {
+        true
+    }
+
     fn tables(&self) -> &'static [&'static str] {
         &[TABLE, chat::MEMBERS, chat::CONVERSATIONS]
     }

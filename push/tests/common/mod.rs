@@ -333,6 +333,11 @@ pub async fn store_notice<'c>(executor: impl sqlx::PgExecutor<'c>, user_id: &str
     .unwrap();
 }
 
+/// The `ready` frame of `user_id`.
+pub fn ready(user_id: &str) -> Value {
+    serde_json::json!({ "type": "ready", "user_id": user_id })
+}
+
 /// The text frames up to and including `ready`, as JSON; pings are skipped.
 pub async fn frames_until_ready(ws: &mut Ws) -> Vec<Value> {
     let mut frames = Vec::new();
