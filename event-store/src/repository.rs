@@ -15,7 +15,7 @@ use cqrs_es::{Aggregate, DomainEvent};
 use rand::Rng;
 use sqlx::PgPool;
 
-use crate::append::{append, AppendError};
+use crate::append::{append, AppendError, AppendSignal};
 use crate::codec::{self, CodecError, Upcasters};
 use crate::Metadata;
 
@@ -69,6 +69,8 @@ impl<A: Default> Loaded<A> {
 /// Loads, caches and changes aggregates of type `A`.
 pub struct AggregateRepository<A: Aggregate> {
     pool: PgPool,
+    /// Wakes the relay once appends have committed.
+    signal: AppendSignal,
     upcasters: Upcasters,
     current_version: fn(&str) -> Option<String>,
     cache: Mutex<HashMap<String, Loaded<A>>>,
@@ -86,6 +88,7 @@ where
         current_version: fn(&str) -> Option<String>,
     ) -> Self {
         Self {
+            signal: AppendSignal::new(pool.clone()),
             pool,
             upcasters,
             current_version,
@@ -265,6 +268,7 @@ where
             metadata,
         )
         .await?;
+        self.signal.appended();
         Ok(appended.iter().map(|a| a.position).collect())
     }
 

@@ -175,3 +175,37 @@ async fn execute_new_racing_itself_stores_one_event(pool: PgPool) {
     assert_eq!(appended, 1);
     assert_eq!(stored_events(&pool, "race").await, 1);
 }
+
+/// Readers are woken by a notification sent after the append committed (not by a
+/// trigger inside it, which made every append's commit wait on one server-wide lock).
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn an_append_wakes_the_feeds_readers(pool: PgPool) {
+    let mut listener = sqlx::postgres::PgListener::connect_with(&pool)
+        .await
+        .expect("listener");
+    listener
+        .listen(event_store::reader::EVENTS_CHANNEL)
+        .await
+        .expect("listen");
+
+    repository(&pool)
+        .execute("t", TallyCommand::Add(1), &(), &Metadata::default())
+        .await
+        .expect("add");
+
+    let woken = tokio::time::timeout(std::time::Duration::from_secs(10), listener.recv()).await;
+    assert!(matches!(woken, Ok(Ok(_))), "no notification: {woken:?}");
+}
+
+/// The notification is not part of the appending transaction: a plain insert, as other
+/// writers or a restore make, notifies nobody (readers find it by polling).
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn appending_transactions_send_no_notification_themselves(pool: PgPool) {
+    let triggers: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'events'::regclass AND NOT tgisinternal",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("triggers");
+    assert_eq!(triggers, 0, "a trigger on events would serialise appends");
+}

@@ -87,7 +87,6 @@ impl Worker for Commander {
 pub async fn run(
     config: &Config,
     pool: &PgPool,
-    baseline: &PgPool,
     apis: &Apis,
     world: &World,
     pgbench: &Pgbench,
@@ -136,39 +135,7 @@ pub async fn run(
         ))?;
     }
     events_per_command(pool, mark).await?;
-    if let (Some(rows), Some(&clients)) = (&rows, config.clients.iter().max()) {
-        without_notify(baseline, pgbench, rows, clients).await?;
-    }
     Ok(())
-}
-
-/// pgbench's inserts at `clients` with the `events` table's `NOTIFY` trigger, then
-/// without it (in pgbench's database only): what the wake-up of the relay costs the
-/// store. A transaction that notifies holds a lock for the whole database cluster from
-/// before its commit record is flushed until it is, so such commits do not share flushes.
-async fn without_notify(
-    baseline: &PgPool,
-    pgbench: &Pgbench,
-    rows: &[EventRow],
-    clients: usize,
-) -> anyhow::Result<()> {
-    let with = pgbench.inserts(rows, clients).await?;
-    sqlx::query("ALTER TABLE events DISABLE TRIGGER events_notify")
-        .execute(baseline)
-        .await?;
-    let without = pgbench.inserts(rows, clients).await;
-    sqlx::query("ALTER TABLE events ENABLE TRIGGER events_notify")
-        .execute(baseline)
-        .await?;
-    let without = without?;
-    write(&format!(
-        "pgbench at {clients} clients, the same inserts: {:.0} tps with the events_notify \
-         trigger (as above), {:.0} tps without it (median {:.2} ms / {:.2} ms)\n",
-        with.rate(),
-        without.rate(),
-        ms(with.latencies.median()),
-        ms(without.latencies.median()),
-    ))
 }
 
 fn row(clients: usize, ours: &Figures, theirs: &Figures, ratio: f64) -> String {

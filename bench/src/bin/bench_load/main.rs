@@ -142,7 +142,7 @@ async fn run(
     bench::write(&format!("pgbench:   {}\n", pgbench.version()?))?;
     let apis = Apis::start(pool).await?;
     let world = world::World::build(pool, &apis, config).await?;
-    commands::run(config, pool, baseline, &apis, &world, &pgbench).await?;
+    commands::run(config, pool, &apis, &world, &pgbench).await?;
 
     let push = pipeline::start(pool, nats_url.clone()).await?;
     let push = format!("http://{push}");
