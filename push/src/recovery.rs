@@ -36,8 +36,9 @@ pub(crate) struct Reach {
 /// What a socket that reconnected with `since` is sent before live notices.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Recovery {
-    /// Every notice of the user after `since`, in feed order (maybe none).
-    Missed(Vec<Notice>),
+    /// Every notice of the user after `since` (the event's place in the feed), in feed
+    /// order (maybe none).
+    Missed { since: Cursor, notices: Vec<Notice> },
     /// They cannot all be sent.
     Resync(ResyncReason),
 }
@@ -62,7 +63,10 @@ pub(crate) async fn recover(
         Ok(missed) if missed.len() > reach.max_notices => {
             Recovery::Resync(ResyncReason::TooManyMissed)
         }
-        Ok(missed) => Recovery::Missed(missed),
+        Ok(notices) => Recovery::Missed {
+            since: resolved.cursor,
+            notices,
+        },
         Err(error) => unavailable(&error),
     }
 }
@@ -75,34 +79,40 @@ fn unavailable(error: &sqlx::Error) -> Recovery {
 /// What a socket was sent last, to drop the copies of notices it had.
 #[derive(Debug, Default)]
 pub(crate) struct Seam {
-    /// The place in the feed of the last notice sent.
+    /// The place in the feed of the last notice sent (or of the client's `since`).
     last: Option<Cursor>,
-    /// The kinds sent at `last` (an event may make several notices for one user).
-    kinds_at_last: HashSet<String>,
+    /// The kinds sent at `last` (an event may make several notices for one user); `None`
+    /// when the client had every notice there (it named that event as `since`).
+    kinds_at_last: Option<HashSet<String>>,
 }
 
 impl Seam {
-    /// The seam after `recovered` was sent.
-    pub(crate) fn after(recovered: &[Notice]) -> Self {
-        let mut seam = Self::default();
+    /// The seam of a client that had everything up to `since` and was then sent
+    /// `recovered`.
+    pub(crate) fn after(since: Cursor, recovered: &[Notice]) -> Self {
+        let mut seam = Self {
+            last: Some(since),
+            kinds_at_last: None,
+        };
         for notice in recovered {
             seam.admit(notice);
         }
         seam
     }
 
-    /// Whether `notice` is to be sent: false for the copy of one sent already. Records it.
+    /// Whether `notice` is to be sent: false for the copy of one the client has. Records it.
     pub(crate) fn admit(&mut self, notice: &Notice) -> bool {
         let cursor = Cursor {
             tx_id: notice.tx_id,
             position: notice.position,
         };
-        match self.last {
-            Some(last) if cursor < last => false,
-            Some(last) if cursor == last => self.kinds_at_last.insert(notice.kind.clone()),
+        match (self.last, &mut self.kinds_at_last) {
+            (Some(last), _) if cursor < last => false,
+            (Some(last), None) if cursor == last => false,
+            (Some(last), Some(kinds)) if cursor == last => kinds.insert(notice.kind.clone()),
             _ => {
                 self.last = Some(cursor);
-                self.kinds_at_last = HashSet::from([notice.kind.clone()]);
+                self.kinds_at_last = Some(HashSet::from([notice.kind.clone()]));
                 true
             }
         }
@@ -112,6 +122,10 @@ impl Seam {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn at(tx_id: u64, position: i64) -> Cursor {
+        Cursor { tx_id, position }
+    }
 
     fn notice(tx_id: u64, position: i64, kind: &str) -> Notice {
         Notice {
@@ -124,7 +138,7 @@ mod tests {
 
     #[test]
     fn the_live_copy_of_a_recovered_notice_is_dropped_once() {
-        let mut seam = Seam::after(&[notice(10, 3, "a"), notice(12, 1, "a")]);
+        let mut seam = Seam::after(at(9, 2), &[notice(10, 3, "a"), notice(12, 1, "a")]);
 
         assert!(!seam.admit(&notice(12, 1, "a")));
         assert!(!seam.admit(&notice(10, 3, "a")));
@@ -133,7 +147,7 @@ mod tests {
 
     #[test]
     fn a_notice_before_the_last_one_sent_is_a_copy() {
-        let mut seam = Seam::after(&[notice(10, 3, "a"), notice(12, 1, "a")]);
+        let mut seam = Seam::after(at(9, 2), &[notice(10, 3, "a"), notice(12, 1, "a")]);
 
         assert!(!seam.admit(&notice(11, 7, "a")));
     }
@@ -152,8 +166,18 @@ mod tests {
     }
 
     #[test]
+    fn a_live_notice_at_or_before_since_is_one_the_client_had() {
+        let mut seam = Seam::after(at(10, 3), &[]);
+
+        assert!(!seam.admit(&notice(9, 2, "a")));
+        assert!(!seam.admit(&notice(10, 3, "a")));
+        assert!(!seam.admit(&notice(10, 3, "b")));
+        assert!(seam.admit(&notice(11, 4, "a")));
+    }
+
+    #[test]
     fn two_kinds_at_one_cursor_are_two_notices() {
-        let mut seam = Seam::after(&[notice(10, 3, "a")]);
+        let mut seam = Seam::after(at(9, 2), &[notice(10, 3, "a")]);
 
         assert!(seam.admit(&notice(10, 3, "b")));
         assert!(!seam.admit(&notice(10, 3, "a")));

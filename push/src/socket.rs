@@ -203,10 +203,10 @@ async fn start(
 fn queue_recovery(outbox: &mut Outbox<Message>, recovery: Option<Recovery>) -> Seam {
     match recovery {
         None => Seam::default(),
-        Some(Recovery::Missed(missed)) => {
-            tracing::info!(recovery.notices = missed.len(), "recovered");
-            let seam = Seam::after(&missed);
-            for notice in missed {
+        Some(Recovery::Missed { since, notices }) => {
+            tracing::info!(recovery.notices = notices.len(), "recovered");
+            let seam = Seam::after(since, &notices);
+            for notice in notices {
                 outbox.push_exempt(encode(&ServerFrame::Notice(notice)));
             }
             seam

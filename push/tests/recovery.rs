@@ -275,3 +275,23 @@ async fn wait_for_a_blocked_read(pool: &PgPool) {
     )
     .await;
 }
+
+/// A client may reconnect with a position the notices view has not reached yet: the
+/// notices of that event and before, published late, are ones it had.
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn a_live_notice_at_or_before_since_is_not_sent_again(pool: PgPool) {
+    let (before, tx_before) = insert_event(&pool).await;
+    let (since, tx) = insert_event(&pool).await;
+    let service = common::start(&pool).await;
+    let mut ws = service.reconnect("alice", since).await;
+    assert_eq!(frames_until_ready(&mut ws).await, [ready("alice")]);
+
+    service
+        .publish("alice", &notice_at(tx_before, before, "had"))
+        .await;
+    service.publish("alice", &notice_at(tx, since, "had")).await;
+    let after = notice_at(tx + 1, since + 1, "new");
+    service.publish("alice", &after).await;
+
+    assert_eq!(next_json(&mut ws).await, notice_frame(&after));
+}
