@@ -70,9 +70,9 @@ pub struct NoticeCheck {
     pub received: usize,
     /// Missed, and not explained by [`NoticeCheck::live_copy_lost`].
     pub missed: usize,
-    /// Missed notices whose live copy a known fault lost (docs/RELIABILITY.md, "What it
-    /// found"): stored by the projector in the seconds before it was killed, or around the
-    /// NATS outage.
+    /// Missed notices stored by the projector in the seconds before it was killed, or
+    /// around the NATS outage: the faults that lost live copies until they were fixed
+    /// (docs/RELIABILITY.md, "What it found"). Counted apart to tell where to look.
     pub live_copy_lost: usize,
     pub duplicated: usize,
     /// Received, but not in the notices view (told of something that is not there).

@@ -43,13 +43,6 @@ pub struct Config {
     #[arg(long, default_value_t = 4)]
     pub workers: usize,
 
-    /// Does not fail the run for missed notices whose live copy a known fault lost (stored
-    /// just before a projector kill, or around the NATS outage: known bugs, see
-    /// docs/RELIABILITY.md, "What it found"); they are still counted and shown. For CI,
-    /// until those bugs are fixed.
-    #[arg(long)]
-    pub tolerate_lost_live_copies: bool,
-
     /// Where each service's log goes (`<role>.log`, appended across restarts).
     #[arg(long, default_value = "chaos-logs")]
     pub log_dir: PathBuf,

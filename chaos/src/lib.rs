@@ -175,7 +175,6 @@ async fn check(
         versions,
         replay,
         notices,
-        tolerate_lost_live_copies: config.tolerate_lost_live_copies,
     })
 }
 

@@ -28,8 +28,6 @@ pub struct Report {
     /// Rows differing between the views and their replay, or why the verifier gave no answer.
     pub replay: Result<usize, String>,
     pub notices: NoticeCheck,
-    /// Whether [`NoticeCheck::live_copy_lost`] notices fail the run.
-    pub tolerate_lost_live_copies: bool,
 }
 
 impl Report {
@@ -52,12 +50,8 @@ impl Report {
             ("notices received that the view does not hold", n.unexpected),
             ("resyncs other than `unavailable`", n.resyncs),
             (
-                "notices missed, live copy lost to a kill or the NATS outage (known bugs)",
-                if self.tolerate_lost_live_copies {
-                    0
-                } else {
-                    n.live_copy_lost
-                },
+                "notices missed, live copy lost to a kill or the NATS outage",
+                n.live_copy_lost,
             ),
         ];
         let mut failures: Vec<String> = figures
@@ -69,15 +63,6 @@ impl Report {
             failures.push(format!("the verifier gave no answer: {error}"));
         }
         failures
-    }
-
-    /// Missed notices that did not fail the run because they were tolerated.
-    pub fn tolerated_losses(&self) -> usize {
-        if self.tolerate_lost_live_copies {
-            self.notices.live_copy_lost
-        } else {
-            0
-        }
     }
 
     /// Examples of what went wrong, to start looking (shown whether or not it fails the run).
@@ -155,15 +140,7 @@ impl Report {
             ("notices missed, other (must be 0)", n.missed.to_string()),
             (
                 "notices missed, live copy lost (kill, NATS outage)",
-                format!(
-                    "{}{}",
-                    n.live_copy_lost,
-                    if self.tolerate_lost_live_copies {
-                        ", tolerated"
-                    } else {
-                        ""
-                    }
-                ),
+                n.live_copy_lost.to_string(),
             ),
             (
                 "notices received twice (must be 0)",
