@@ -133,6 +133,8 @@ impl Publication {
 enum PublishError {
     #[error("reading stored notices: {0}")]
     Postgres(#[from] sqlx::Error),
+    #[error("encoding a notice: {0}")]
+    Encode(#[from] serde_json::Error),
     #[error("nats: {0}")]
     Nats(String),
     #[error("nats did not confirm within {PUBLISH_TIMEOUT:?}")]
@@ -144,7 +146,7 @@ enum PublishError {
 async fn send(nats: &async_nats::Client, notices: &[Addressed]) -> Result<(), PublishError> {
     let publish = async {
         for Addressed { user_id, notice } in notices {
-            let body = serde_json::to_vec(notice).map_err(|e| PublishError::Nats(e.to_string()))?;
+            let body = serde_json::to_vec(notice)?;
             nats.publish(notice_subject(user_id), body.into())
                 .await
                 .map_err(|e| PublishError::Nats(e.to_string()))?;
