@@ -1,5 +1,7 @@
-//! The timed phases: commands at a fixed rate, each answered by one notice on its
-//! user's socket; and the baseline, core NATS messages at the same rate to one subscriber.
+//! The timed phases: commands at a fixed rate of notices, each answered by one notice on
+//! its user's socket (a profile update) or by one on each of the sender's friends' sockets
+//! (a share, with `--fanout`); and the baseline, core NATS messages at the same rate to one
+//! subscriber.
 //! Both are open loop: a send is started on schedule, whether earlier ones have been
 //! answered or not, so a slow pipeline shows as latency rather than as a lower rate.
 
@@ -16,23 +18,32 @@ use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
 
-/// When each position was answered (the HTTP response) or received (the socket frame).
+/// When each position was answered (the HTTP response).
 type Instants = Arc<Mutex<HashMap<i64, Instant>>>;
+
+/// When each position's notices were received (the socket frames; one per recipient).
+type Arrivals = Arc<Mutex<HashMap<i64, Vec<Instant>>>>;
 
 /// What one phase measured.
 pub struct Phase {
     pub sent: usize,
     /// Sends that were answered (commands: with `200`); the others failed.
     pub answered: usize,
+    /// Notices (or messages) a second: answered sends a second times the fan-out.
     pub achieved: f64,
     pub received: usize,
+    /// Notices the answered sends owe: one per recipient.
+    pub expected: usize,
     pub latencies: Latencies,
 }
 
 /// The recipients, each with a token and an open socket whose notices are recorded.
 pub struct Recipients {
     tokens: Vec<String>,
-    received: Instants,
+    received: Arrivals,
+    /// Notices per command: 1 (a profile update, to its own user) or the friends each
+    /// sender shares a page with.
+    fanout: usize,
 }
 
 impl Recipients {
@@ -43,24 +54,41 @@ impl Recipients {
         commands: &str,
         push: SocketAddr,
         count: usize,
+        fanout: usize,
     ) -> anyhow::Result<Self> {
-        let tokens = futures::stream::iter(0..count)
+        let users = futures::stream::iter(0..count)
             .map(|n| register(http, commands, n))
             .buffer_unordered(32)
             .collect::<Vec<_>>()
             .await
             .into_iter()
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let received = Instants::default();
-        for token in &tokens {
+            .collect::<anyhow::Result<Vec<(String, String)>>>()?;
+        let received = Arrivals::default();
+        for (_, token) in &users {
             listen(push, token, received.clone()).await?;
         }
-        Ok(Self { tokens, received })
+        if fanout > 1 {
+            befriend(http, commands, &users, fanout).await?;
+        }
+        // With a fan-out, only users of a full group send: each has `fanout` friends.
+        let senders = if fanout > 1 {
+            users.len() / (fanout + 1) * (fanout + 1)
+        } else {
+            users.len()
+        };
+        anyhow::ensure!(senders > 0, "need at least {} recipients", fanout + 1);
+        let tokens = users.into_iter().take(senders).map(|(_, t)| t).collect();
+        Ok(Self {
+            tokens,
+            received,
+            fanout,
+        })
     }
 
-    /// Sends `rate` profile updates a second for `duration`, round robin over the
-    /// recipients, with at most `clients` requests in flight; waits (at most `settle`
-    /// with no new notice) for their notices.
+    /// Sends commands worth `rate` notices a second for `duration` (profile updates, or
+    /// shares to every friend with a fan-out), round robin over the recipients, with at
+    /// most `clients` requests in flight; waits (at most `settle` with no new notice) for
+    /// their notices.
     pub async fn phase(
         &self,
         http: &reqwest::Client,
@@ -71,24 +99,75 @@ impl Recipients {
         settle: Duration,
     ) -> anyhow::Result<Phase> {
         let answered = Instants::default();
-        let url = format!("{commands}/v1/commands/update-profile");
+        let (url, body): (String, fn(usize) -> Value) = if self.fanout > 1 {
+            (format!("{commands}/v1/commands/share-url"), share_body)
+        } else {
+            (
+                format!("{commands}/v1/commands/update-profile"),
+                update_body,
+            )
+        };
         let gate = Arc::new(Semaphore::new(clients));
-        let (sent, achieved) = open_loop(rate, duration, |n| {
+        let commands_rate = (rate as usize).div_ceil(self.fanout).max(1) as u32;
+        let (sent, achieved) = open_loop(commands_rate, duration, |n| {
             let token = self.tokens[n % self.tokens.len()].clone();
             let (http, url, answered, gate) =
                 (http.clone(), url.clone(), answered.clone(), gate.clone());
             async move {
                 let _permit = gate.acquire_owned().await.ok()?;
-                let position = update(&http, &url, &token, n).await.ok()?;
+                let position = command(&http, &url, &token, &body(n)).await.ok()?;
                 let at = Instant::now();
                 answered.lock().ok()?.insert(position, at);
                 Some(())
             }
         })
         .await;
-        let received = settled(&self.received, &answered, settle).await;
-        Ok(pair(sent, achieved, &answered, &self.received, received))
+        let received = settled(&self.received, &answered, self.fanout, settle).await;
+        Ok(pair(
+            sent,
+            achieved * self.fanout as f64,
+            &answered,
+            &self.received,
+            self.fanout,
+            received,
+        ))
     }
+}
+
+/// Makes each group of `fanout + 1` consecutive users all friends with each other (the
+/// last, smaller group too): a request each way round a pair, then its acceptance.
+async fn befriend(
+    http: &reqwest::Client,
+    commands: &str,
+    users: &[(String, String)],
+    fanout: usize,
+) -> anyhow::Result<()> {
+    let mut pairs = Vec::new();
+    for group in users.chunks(fanout + 1) {
+        for (i, asker) in group.iter().enumerate() {
+            for answerer in &group[i + 1..] {
+                pairs.push((asker, answerer));
+            }
+        }
+    }
+    let request = format!("{commands}/v1/commands/send-friend-request");
+    let accept = format!("{commands}/v1/commands/accept-friend-request");
+    futures::stream::iter(pairs)
+        .map(|((asker, asker_token), (answerer, answerer_token))| {
+            let (request, accept) = (&request, &accept);
+            async move {
+                let asked = json!({ "user_id": answerer });
+                command(http, request, asker_token, &asked).await?;
+                let answered = json!({ "user_id": asker });
+                command(http, accept, answerer_token, &answered).await
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(())
 }
 
 /// Core NATS messages at `rate` a second for `duration` from one connection to a
@@ -104,7 +183,7 @@ pub async fn baseline(
     let subscriber = async_nats::connect(nats_url).await?;
     let mut messages = subscriber.subscribe(subject.to_owned()).await?;
     subscriber.flush().await?;
-    let received = Instants::default();
+    let received = Arrivals::default();
     let recording = received.clone();
     let reader = tokio::spawn(async move {
         while let Some(message) = messages.next().await {
@@ -113,7 +192,10 @@ pub async fn baseline(
                 continue;
             };
             if let Ok(mut received) = recording.lock() {
-                received.insert(i64::from_be_bytes(bytes), at);
+                received
+                    .entry(i64::from_be_bytes(bytes))
+                    .or_default()
+                    .push(at);
             }
         }
     });
@@ -133,9 +215,9 @@ pub async fn baseline(
         }
     })
     .await;
-    let count = settled(&received, &published, settle).await;
+    let count = settled(&received, &published, 1, settle).await;
     reader.abort();
-    Ok(pair(sent, achieved, &published, &received, count))
+    Ok(pair(sent, achieved, &published, &received, 1, count))
 }
 
 /// Starts `send(n)` for n = 0.. on schedule, `rate` a second for `duration`; the number
@@ -166,14 +248,22 @@ where
     (total, done as f64 / started.elapsed().as_secs_f64())
 }
 
-/// Waits until every answered position has been received, or `settle` passes with no new
-/// arrival; how many were received.
-async fn settled(received: &Instants, answered: &Instants, settle: Duration) -> usize {
+/// Waits until every answered position's `fanout` notices have been received, or
+/// `settle` passes with no new arrival; how many were received.
+async fn settled(
+    received: &Arrivals,
+    answered: &Instants,
+    fanout: usize,
+    settle: Duration,
+) -> usize {
     let count = || {
         let answered = answered.lock().map(|a| a.clone()).unwrap_or_default();
         let received = received.lock().map(|r| r.clone()).unwrap_or_default();
-        let hits = answered.keys().filter(|p| received.contains_key(p)).count();
-        (hits, answered.len())
+        let hits = answered
+            .keys()
+            .map(|p| received.get(p).map_or(0, |r| r.len().min(fanout)))
+            .sum();
+        (hits, answered.len() * fanout)
     };
     let mut last = (0, Instant::now());
     loop {
@@ -190,32 +280,41 @@ async fn settled(received: &Instants, answered: &Instants, settle: Duration) -> 
     }
 }
 
-/// The latency of each answered position that was received: receipt minus answer (zero
-/// when the notice came first, which the HTTP response's own trip can allow).
+/// The latency of each notice received for an answered position: receipt minus answer
+/// (zero when the notice came first, which the HTTP response's own trip can allow).
 fn pair(
     sent: usize,
     achieved: f64,
     answered: &Instants,
-    received: &Instants,
+    received: &Arrivals,
+    fanout: usize,
     count: usize,
 ) -> Phase {
     let answered = answered.lock().map(|a| a.clone()).unwrap_or_default();
     let received = received.lock().map(|r| r.clone()).unwrap_or_default();
     let samples = answered
         .iter()
-        .filter_map(|(p, at)| received.get(p).map(|r| r.saturating_duration_since(*at)))
+        .flat_map(|(p, at)| {
+            let arrivals = received.get(p).map(Vec::as_slice).unwrap_or_default();
+            arrivals.iter().map(|r| r.saturating_duration_since(*at))
+        })
         .collect();
     Phase {
         sent,
         answered: answered.len(),
         achieved,
         received: count,
+        expected: answered.len() * fanout,
         latencies: Latencies::new(samples),
     }
 }
 
-/// Registers user number `n` (a new id); its token.
-async fn register(http: &reqwest::Client, commands: &str, n: usize) -> anyhow::Result<String> {
+/// Registers user number `n` (a new id); its id and token.
+async fn register(
+    http: &reqwest::Client,
+    commands: &str,
+    n: usize,
+) -> anyhow::Result<(String, String)> {
     let user = uuid::Uuid::new_v4().to_string();
     let token = bench::dev_token(&user)?;
     let body = json!({
@@ -230,13 +329,17 @@ async fn register(http: &reqwest::Client, commands: &str, n: usize) -> anyhow::R
         &body,
     )
     .await?;
-    Ok(token)
+    Ok((user, token))
 }
 
-/// Updates the profile of `token`'s user; the position of the update.
-async fn update(http: &reqwest::Client, url: &str, token: &str, n: usize) -> anyhow::Result<i64> {
-    let body = json!({ "school": { "value": format!("school {n}") } });
-    command(http, url, token, &body).await
+/// The `n`th profile update: one notice, to its own user.
+fn update_body(n: usize) -> Value {
+    json!({ "school": { "value": format!("school {n}") } })
+}
+
+/// The `n`th share, to every friend of its sender: one notice to each.
+fn share_body(n: usize) -> Value {
+    json!({ "url": format!("https://example.com/page/{n}"), "title": "A page" })
 }
 
 /// Posts a command; the position its answer carries.
@@ -257,7 +360,7 @@ async fn command(
 
 /// Opens a socket as `token`'s user, waits for `ready`, then records the position and
 /// arrival of each notice in a task of its own.
-async fn listen(push: SocketAddr, token: &str, received: Instants) -> anyhow::Result<()> {
+async fn listen(push: SocketAddr, token: &str, received: Arrivals) -> anyhow::Result<()> {
     let url = format!("ws://{push}/v1/ws?token={token}");
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
     let ready = tokio::time::timeout(Duration::from_secs(10), ws.next())
@@ -282,7 +385,7 @@ async fn listen(push: SocketAddr, token: &str, received: Instants) -> anyhow::Re
 }
 
 /// Records a notice frame's position as received `at`.
-fn record(text: &str, at: Instant, received: &Instants) {
+fn record(text: &str, at: Instant, received: &Arrivals) {
     let Ok(frame) = serde_json::from_str::<Value>(text) else {
         return;
     };
@@ -290,6 +393,6 @@ fn record(text: &str, at: Instant, received: &Instants) {
         return;
     }
     if let (Some(position), Ok(mut received)) = (frame["position"].as_i64(), received.lock()) {
-        received.insert(position, at);
+        received.entry(position).or_default().push(at);
     }
 }

@@ -3,9 +3,10 @@
 //!
 //! End-to-end latency from a command's HTTP response to the notice arriving on its
 //! recipient's socket (relay, JetStream, projector, core NATS, push), median and 99th
-//! percentile, at each `--rates` for `--seconds`. The command is `update-profile`: one
-//! notice (`user.profile_updated`) to its own user, who holds a socket. Beside it, the
-//! bus alone: core NATS messages from one connection to a subscriber on another, at the
+//! percentile, at each `--rates` (notices a second) for `--seconds`. The command is
+//! `update-profile`: one notice (`user.profile_updated`) to its own user, who holds a
+//! socket; with `--fanout N`, `share-url` to each of the sender's N friends (groups of
+//! N + 1 friends): one `share.received` on each friend's socket. Beside it, the bus alone: core NATS messages from one connection to a subscriber on another, at the
 //! same rates, in the same run.
 //!
 //! `DATABASE_URL=… NATS_SERVER_BIN=/usr/sbin/nats-server cargo run --release -p bench --bin bench_push_latency`
@@ -25,9 +26,14 @@ struct Config {
     /// A server the benchmark may create (and drop) a database on.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     database_url: String,
-    /// Target rates, commands (and notices) a second.
+    /// Target rates, notices a second.
     #[arg(long, value_delimiter = ',', default_value = "100,1000,5000")]
     rates: Vec<u32>,
+    /// Notices per command: 1 sends profile updates (one notice, to its own user); more
+    /// makes groups of `fanout + 1` friends and shares pages with every friend (one
+    /// notice to each), at `rate / fanout` commands a second.
+    #[arg(long, default_value_t = 1)]
+    fanout: usize,
     /// How long each rate is held.
     #[arg(long, default_value_t = 3)]
     seconds: u64,
@@ -46,8 +52,8 @@ struct Config {
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     anyhow::ensure!(
-        config.recipients >= 1 && config.clients >= 1 && config.seconds >= 1,
-        "need --recipients, --clients and --seconds of at least 1"
+        config.recipients >= 1 && config.clients >= 1 && config.seconds >= 1 && config.fanout >= 1,
+        "need --recipients, --clients, --seconds and --fanout of at least 1"
     );
     anyhow::ensure!(config.rates.iter().all(|r| *r >= 1), "rates must be >= 1");
     let nats = testkit::TestNats::start()?;
@@ -65,10 +71,24 @@ async fn run(config: Config, pool: PgPool, nats_url: String) -> anyhow::Result<(
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(config.clients)
         .build()?;
-    let recipients = load::Recipients::open(&http, &apis.commands, push, config.recipients).await?;
+    let recipients = load::Recipients::open(
+        &http,
+        &apis.commands,
+        push,
+        config.recipients,
+        config.fanout,
+    )
+    .await?;
     pipeline::caught_up(&pool, Duration::from_secs(60)).await?;
+    let workload = match config.fanout {
+        1 => "update-profile (one notice, to its own user)".to_owned(),
+        n => format!(
+            "share-url to all friends in groups of {} (one notice to each of {n})",
+            n + 1
+        ),
+    };
     write(&format!(
-        "workload:  update-profile round robin over {} users, one socket each; {} s per rate, \
+        "workload:  {workload}, round robin over {} users, one socket each; {} s per rate, \
          at most {} requests in flight\n\n",
         config.recipients, config.seconds, config.clients
     ))?;
@@ -104,8 +124,9 @@ async fn run(config: Config, pool: PgPool, nats_url: String) -> anyhow::Result<(
     write(
         "\nlatency: notice on the socket minus the command's HTTP response (ms); NATS: \
          receipt minus publish on core NATS, same rate.\n\
-         achieved: answered commands a second, from the first send to the last answer; \
-         notices rcvd: of the answered commands; failed: commands not answered 200.\n",
+         achieved: notices a second (answered commands a second, from the first send to the \
+         last answer, times the notices each owes); notices rcvd: of those the answered \
+         commands owe; failed: commands not answered 200.\n",
     )?;
     Ok(())
 }
@@ -116,7 +137,7 @@ fn row(rate: u32, end: &load::Phase, bus: &load::Phase) -> String {
         "{:>8} {:>9.0} {:>15} {:>7} {:>9.1} {:>9.1}   {:>12.2} {:>12.2}{}\n",
         rate,
         end.achieved,
-        format!("{}/{}", end.received, end.answered),
+        format!("{}/{}", end.received, end.expected),
         end.sent - end.answered,
         ms(end.latencies.median()),
         ms(end.latencies.p99()),
