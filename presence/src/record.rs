@@ -20,6 +20,10 @@ pub struct Presence {
     /// a hidden page is shown browsing privately, with this page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared: Option<SharedPage>,
+    /// Whether friends were last told this page (`true`) or "browsing privately": when the
+    /// owner's policy has changed that since, the next report or heartbeat tells them again.
+    #[serde(default)]
+    pub told_visible: bool,
 }
 
 /// A page as friends were shown it.
@@ -69,6 +73,7 @@ impl Presence {
             title: title.as_str().to_owned(),
             at,
             shared: None,
+            told_visible: false,
         })
     }
 

@@ -283,3 +283,37 @@ async fn a_report_on_one_node_reaches_a_friend_on_another(pool: PgPool) {
         (&json!("ann"), &json!("online"))
     );
 }
+
+/// A policy change reaches friends' sockets with the owner's next heartbeat, not only at
+/// their next page: hiding the site of the page they are on shows them browsing
+/// privately, and showing it again shows the page.
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn a_policy_change_reaches_friends_at_the_next_heartbeat(pool: PgPool) {
+    befriend(&pool, "ann", "bob").await;
+    set_policy(&pool, "ann", "default_all", &[]).await;
+    let service = common::start(&pool).await;
+    let mut bob = service.connect("bob").await;
+    report(&service, "ann", "https://shop.example.com/gift", "A gift").await;
+    assert_eq!(next_json(&mut bob).await["state"], "online");
+
+    sqlx::query("UPDATE sharing_policy SET deny = '{example.com}' WHERE user_id = 'ann'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (status, answer) = post(&service, "ann", "/v1/presence/heartbeat", json!({})).await;
+    assert_eq!((status, answer), (200, json!({ "state": "private" })));
+    let hidden = next_json(&mut bob).await;
+    assert_eq!(hidden["state"], "private");
+    assert!(!hidden.to_string().contains("gift"), "{hidden}");
+
+    sqlx::query("UPDATE sharing_policy SET deny = '{}' WHERE user_id = 'ann'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    post(&service, "ann", "/v1/presence/heartbeat", json!({})).await;
+    let shown = next_json(&mut bob).await;
+    assert_eq!(
+        (&shown["state"], &shown["url"]),
+        (&json!("online"), &json!("https://shop.example.com/gift"))
+    );
+}

@@ -77,22 +77,37 @@ impl Presences {
         let moved = previous
             .as_ref()
             .is_none_or(|p| (&p.url, &p.title) != (&presence.url, &presence.title));
+        let told_before = previous.as_ref().map(|p| p.told_visible);
         presence.remember_shared(previous, &policy);
-        self.store.put(&presence).await?;
         let seen = presence.seen_by_friends(&policy);
-        if moved {
+        presence.told_visible = seen.state == PresenceState::Online;
+        self.store.put(&presence).await?;
+        if moved || told_before != Some(presence.told_visible) {
             self.tell_friends(&seen).await?;
         }
         Ok(seen.state)
     }
 
-    /// Writes the user's record again (its age restarts) with `at` now; friends are not
-    /// told. `Failure::Unknown` when the user has no record (it expired, or never was).
+    /// Writes the user's record again (its age restarts) with `at` now. Friends are told
+    /// only when the owner's policy has changed what they see since they were last told
+    /// (the page hidden or shown again). `Failure::Unknown` when the user has no record
+    /// (it expired, or never was).
     pub(crate) async fn heartbeat(&self, user_id: &str) -> Result<PresenceState, Failure> {
         let mut presence = self.store.get(user_id).await?.ok_or(Failure::Unknown)?;
         presence.at = Utc::now();
+        let policy = ::presence::sharing_policy(&self.pool, user_id).await?;
+        let seen = presence.seen_by_friends(&policy);
+        let visible = seen.state == PresenceState::Online;
+        let changed = visible != presence.told_visible;
+        if changed {
+            presence.remember_shared(Some(presence.clone()), &policy);
+            presence.told_visible = visible;
+        }
         self.store.put(&presence).await?;
-        Ok(self.seen(&presence).await?.state)
+        if changed {
+            self.tell_friends(&seen).await?;
+        }
+        Ok(seen.state)
     }
 
     /// Every accepted friend of `user_id`, as they may be seen.
@@ -127,12 +142,6 @@ impl Presences {
             code: code.to_owned(),
             message,
         })
-    }
-
-    /// What friends see of `presence`, under its owner's current policy.
-    async fn seen(&self, presence: &Presence) -> Result<Seen, Failure> {
-        let policy = ::presence::sharing_policy(&self.pool, &presence.user_id).await?;
-        Ok(presence.seen_by_friends(&policy))
     }
 
     /// Publishes `seen` on the presence subject of each accepted friend of its user.
