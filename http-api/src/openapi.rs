@@ -13,7 +13,7 @@ use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, InfoBuilder, OpenApi, Ref};
-use utoipa::{PartialSchema, ToSchema};
+use utoipa::{IntoResponses, PartialSchema, ToSchema};
 use utoipa_swagger_ui::SwaggerUi;
 
 /// Where the document is served.
@@ -38,6 +38,26 @@ pub struct ErrorBody {
     code: String,
     message: String,
 }
+
+/// `403`, for an operation that checks who may do or see what:
+/// `responses((status = OK, …), http_api::openapi::Forbidden)`.
+#[derive(IntoResponses)]
+#[response(
+    status = 403,
+    description = "Not allowed for this caller (the code says why)"
+)]
+#[allow(dead_code)] // describes an answer; never built
+pub struct Forbidden(ErrorEnvelope);
+
+/// `404`, for an operation about a user, share, conversation or domain that may not
+/// exist, or not for this caller.
+#[derive(IntoResponses)]
+#[response(
+    status = 404,
+    description = "No such user, share, conversation or domain (for this caller)"
+)]
+#[allow(dead_code)] // describes an answer; never built
+pub struct NotFound(ErrorEnvelope);
 
 /// Completes `api`, as collected from a service's annotated handlers: its title and
 /// description, the bearer-token scheme required by every operation, and the error answers

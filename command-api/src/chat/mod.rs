@@ -217,8 +217,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
     request_body = StartDirectBody,
     responses(
         (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = ConversationAccepted),
-        (status = FORBIDDEN, description = "The caller may not do this (its code says why)", body = http_api::openapi::ErrorEnvelope),
-        (status = NOT_FOUND, description = "A user, share or conversation the command names does not exist", body = http_api::openapi::ErrorEnvelope),
+        http_api::openapi::Forbidden,
+        http_api::openapi::NotFound,
     )
 )]
 async fn start_direct_conversation(
@@ -252,8 +252,8 @@ async fn start_direct_conversation(
     request_body = CreateGroupBody,
     responses(
         (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = ConversationAccepted),
-        (status = FORBIDDEN, description = "The caller may not do this (its code says why)", body = http_api::openapi::ErrorEnvelope),
-        (status = NOT_FOUND, description = "A user, share or conversation the command names does not exist", body = http_api::openapi::ErrorEnvelope),
+        http_api::openapi::Forbidden,
+        http_api::openapi::NotFound,
     )
 )]
 async fn create_group_conversation(
@@ -291,8 +291,8 @@ async fn create_group_conversation(
     request_body = AddParticipantBody,
     responses(
         (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = ConversationAccepted),
-        (status = FORBIDDEN, description = "The caller may not do this (its code says why)", body = http_api::openapi::ErrorEnvelope),
-        (status = NOT_FOUND, description = "A user, share or conversation the command names does not exist", body = http_api::openapi::ErrorEnvelope),
+        http_api::openapi::Forbidden,
+        http_api::openapi::NotFound,
     )
 )]
 async fn add_participant(
@@ -324,8 +324,8 @@ async fn add_participant(
     request_body = LeaveBody,
     responses(
         (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = ConversationAccepted),
-        (status = FORBIDDEN, description = "The caller may not do this (its code says why)", body = http_api::openapi::ErrorEnvelope),
-        (status = NOT_FOUND, description = "A user, share or conversation the command names does not exist", body = http_api::openapi::ErrorEnvelope),
+        http_api::openapi::Forbidden,
+        http_api::openapi::NotFound,
     )
 )]
 async fn leave_conversation(
@@ -354,8 +354,8 @@ async fn leave_conversation(
     request_body = RenameBody,
     responses(
         (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = ConversationAccepted),
-        (status = FORBIDDEN, description = "The caller may not do this (its code says why)", body = http_api::openapi::ErrorEnvelope),
-        (status = NOT_FOUND, description = "A user, share or conversation the command names does not exist", body = http_api::openapi::ErrorEnvelope),
+        http_api::openapi::Forbidden,
+        http_api::openapi::NotFound,
     )
 )]
 async fn rename_conversation(
@@ -386,8 +386,8 @@ async fn rename_conversation(
     request_body = SendBody,
     responses(
         (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = MessageAccepted),
-        (status = FORBIDDEN, description = "The caller may not do this (its code says why)", body = http_api::openapi::ErrorEnvelope),
-        (status = NOT_FOUND, description = "A user, share or conversation the command names does not exist", body = http_api::openapi::ErrorEnvelope),
+        http_api::openapi::Forbidden,
+        http_api::openapi::NotFound,
     )
 )]
 async fn send_message(
@@ -409,8 +409,8 @@ async fn send_message(
     request_body = ReadBody,
     responses(
         (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = ConversationAccepted),
-        (status = FORBIDDEN, description = "The caller may not do this (its code says why)", body = http_api::openapi::ErrorEnvelope),
-        (status = NOT_FOUND, description = "A user, share or conversation the command names does not exist", body = http_api::openapi::ErrorEnvelope),
+        http_api::openapi::Forbidden,
+        http_api::openapi::NotFound,
     )
 )]
 async fn mark_conversation_read(

@@ -89,8 +89,8 @@ pub struct OtherUser {
     request_body = OtherUser,
     responses(
         (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = Accepted),
-        (status = FORBIDDEN, description = "The caller may not do this (its code says why)", body = http_api::openapi::ErrorEnvelope),
-        (status = NOT_FOUND, description = "A user, share or conversation the command names does not exist", body = http_api::openapi::ErrorEnvelope),
+        http_api::openapi::Forbidden,
+        http_api::openapi::NotFound,
     )
 )]
 async fn send_friend_request(
@@ -121,8 +121,8 @@ async fn send_friend_request(
     request_body = OtherUser,
     responses(
         (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = Accepted),
-        (status = FORBIDDEN, description = "The caller may not do this (its code says why)", body = http_api::openapi::ErrorEnvelope),
-        (status = NOT_FOUND, description = "A user, share or conversation the command names does not exist", body = http_api::openapi::ErrorEnvelope),
+        http_api::openapi::Forbidden,
+        http_api::openapi::NotFound,
     )
 )]
 async fn accept_friend_request(
@@ -145,8 +145,8 @@ async fn accept_friend_request(
     request_body = OtherUser,
     responses(
         (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = Accepted),
-        (status = FORBIDDEN, description = "The caller may not do this (its code says why)", body = http_api::openapi::ErrorEnvelope),
-        (status = NOT_FOUND, description = "A user, share or conversation the command names does not exist", body = http_api::openapi::ErrorEnvelope),
+        http_api::openapi::Forbidden,
+        http_api::openapi::NotFound,
     )
 )]
 async fn decline_friend_request(
@@ -169,8 +169,8 @@ async fn decline_friend_request(
     request_body = OtherUser,
     responses(
         (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = Accepted),
-        (status = FORBIDDEN, description = "The caller may not do this (its code says why)", body = http_api::openapi::ErrorEnvelope),
-        (status = NOT_FOUND, description = "A user, share or conversation the command names does not exist", body = http_api::openapi::ErrorEnvelope),
+        http_api::openapi::Forbidden,
+        http_api::openapi::NotFound,
     )
 )]
 async fn cancel_friend_request(
@@ -193,8 +193,8 @@ async fn cancel_friend_request(
     request_body = OtherUser,
     responses(
         (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = Accepted),
-        (status = FORBIDDEN, description = "The caller may not do this (its code says why)", body = http_api::openapi::ErrorEnvelope),
-        (status = NOT_FOUND, description = "A user, share or conversation the command names does not exist", body = http_api::openapi::ErrorEnvelope),
+        http_api::openapi::Forbidden,
+        http_api::openapi::NotFound,
     )
 )]
 async fn remove_friend(

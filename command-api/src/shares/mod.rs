@@ -128,7 +128,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     request_body = ShareBody,
     responses(
         (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = Shared),
-        (status = FORBIDDEN, description = "The caller may not do this (its code says why)", body = http_api::openapi::ErrorEnvelope),
+        http_api::openapi::Forbidden,
     )
 )]
 async fn share_url(
@@ -170,7 +170,7 @@ async fn share_url(
     request_body = SeenBody,
     responses(
         (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = Accepted),
-        (status = NOT_FOUND, description = "A user, share or conversation the command names does not exist", body = http_api::openapi::ErrorEnvelope),
+        http_api::openapi::NotFound,
     )
 )]
 async fn mark_share_seen(

@@ -202,8 +202,8 @@ pub(super) async fn conversations(
     params(("id" = String, Path, description = "A conversation id"), crate::consistency::ReadAfter),
     responses(
         (status = OK, description = "The answer; `x-pagenow-stale: true` when the view was behind `min_position`", body = Conversation),
-        (status = FORBIDDEN, description = "The caller may not see this (its code says why)", body = http_api::openapi::ErrorEnvelope),
-        (status = NOT_FOUND, description = "No such user, conversation or domain (for this caller)", body = http_api::openapi::ErrorEnvelope),
+        http_api::openapi::Forbidden,
+        http_api::openapi::NotFound,
     )
 )]
 pub(super) async fn conversation(
@@ -230,8 +230,8 @@ pub(super) async fn conversation(
     params(("id" = String, Path, description = "A conversation id"), super::CursorParams, crate::consistency::ReadAfter),
     responses(
         (status = OK, description = "The answer; `x-pagenow-stale: true` when the view was behind `min_position`", body = Messages),
-        (status = FORBIDDEN, description = "The caller may not see this (its code says why)", body = http_api::openapi::ErrorEnvelope),
-        (status = NOT_FOUND, description = "No such user, conversation or domain (for this caller)", body = http_api::openapi::ErrorEnvelope),
+        http_api::openapi::Forbidden,
+        http_api::openapi::NotFound,
     )
 )]
 pub(super) async fn messages(
@@ -267,8 +267,8 @@ pub(super) async fn messages(
     params(("id" = String, Path, description = "A conversation id"), crate::consistency::ReadAfter),
     responses(
         (status = OK, description = "The answer; `x-pagenow-stale: true` when the view was behind `min_position`", body = Participants),
-        (status = FORBIDDEN, description = "The caller may not see this (its code says why)", body = http_api::openapi::ErrorEnvelope),
-        (status = NOT_FOUND, description = "No such user, conversation or domain (for this caller)", body = http_api::openapi::ErrorEnvelope),
+        http_api::openapi::Forbidden,
+        http_api::openapi::NotFound,
     )
 )]
 pub(super) async fn participants(

@@ -39,7 +39,7 @@ impl SharingPolicy {
     params(crate::consistency::ReadAfter),
     responses(
         (status = OK, description = "The answer; `x-pagenow-stale: true` when the view was behind `min_position`", body = SharingPolicy),
-        (status = NOT_FOUND, description = "No such user, conversation or domain (for this caller)", body = http_api::openapi::ErrorEnvelope),
+        http_api::openapi::NotFound,
     )
 )]
 pub(super) async fn sharing_policy(

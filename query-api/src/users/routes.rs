@@ -29,7 +29,7 @@ const FRIEND_LISTS: Bounds = Bounds {
     params(crate::consistency::ReadAfter),
     responses(
         (status = OK, description = "The answer; `x-pagenow-stale: true` when the view was behind `min_position`", body = crate::users::profile::Profile),
-        (status = NOT_FOUND, description = "No such user, conversation or domain (for this caller)", body = http_api::openapi::ErrorEnvelope),
+        http_api::openapi::NotFound,
     )
 )]
 pub(super) async fn me(
@@ -58,7 +58,7 @@ pub(super) async fn me(
     params(("id" = String, Path, description = "A user id"), crate::consistency::ReadAfter),
     responses(
         (status = OK, description = "The answer; `x-pagenow-stale: true` when the view was behind `min_position`", body = crate::users::profile::ProfilePage),
-        (status = NOT_FOUND, description = "No such user, conversation or domain (for this caller)", body = http_api::openapi::ErrorEnvelope),
+        http_api::openapi::NotFound,
     )
 )]
 pub(super) async fn user_by_id(
@@ -87,8 +87,8 @@ pub(super) async fn user_by_id(
     params(("id" = String, Path, description = "A user id"), crate::page::PageParams, crate::consistency::ReadAfter),
     responses(
         (status = OK, description = "The answer; `x-pagenow-stale: true` when the view was behind `min_position`", body = crate::page::Paged<crate::users::friends::Friend>),
-        (status = FORBIDDEN, description = "The caller may not see this (its code says why)", body = http_api::openapi::ErrorEnvelope),
-        (status = NOT_FOUND, description = "No such user, conversation or domain (for this caller)", body = http_api::openapi::ErrorEnvelope),
+        http_api::openapi::Forbidden,
+        http_api::openapi::NotFound,
     )
 )]
 pub(super) async fn friends(
@@ -124,7 +124,7 @@ pub(super) async fn friends(
     params(("id" = String, Path, description = "A user id"), crate::page::PageParams, crate::consistency::ReadAfter),
     responses(
         (status = OK, description = "The answer; `x-pagenow-stale: true` when the view was behind `min_position`", body = crate::page::Paged<crate::users::friends::MutualFriend>),
-        (status = NOT_FOUND, description = "No such user, conversation or domain (for this caller)", body = http_api::openapi::ErrorEnvelope),
+        http_api::openapi::NotFound,
     )
 )]
 pub(super) async fn mutual_friends(
