@@ -24,33 +24,7 @@ impl Apis {
     /// benchmark), whose timings would otherwise include the other's work.
     pub async fn start(pool: &PgPool) -> anyhow::Result<Self> {
         let options = pool.connect_options().as_ref().clone();
-        let (started, urls) = tokio::sync::oneshot::channel();
-        std::thread::Builder::new()
-            .name("services".into())
-            .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_multi_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(runtime) => runtime,
-                    Err(error) => {
-                        let _ = started.send(Err(error.into()));
-                        return;
-                    }
-                };
-                runtime.block_on(async move {
-                    match serve(options).await {
-                        Ok(urls) => {
-                            let _ = started.send(Ok(urls));
-                            std::future::pending::<()>().await;
-                        }
-                        Err(error) => {
-                            let _ = started.send(Err(error));
-                        }
-                    }
-                });
-            })?;
-        let (commands, queries) = urls.await??;
+        let (commands, queries) = on_own_runtime("services", move || serve(options)).await?;
         Ok(Self {
             commands,
             queries,
@@ -281,4 +255,40 @@ async fn answer(response: reqwest::Response, what: &str) -> anyhow::Result<Value
         .with_context(|| format!("{what}: answer"))?;
     anyhow::ensure!(status == StatusCode::OK, "{what}: {status} {body}");
     Ok(body)
+}
+
+/// Runs `serve` on a multi-threaded runtime of its own, in a thread of its own, and
+/// keeps what it started running there for the rest of the process; answers what `serve`
+/// answered once it has started. As in a deployment, the services then share neither
+/// their scheduler nor their connections with the benchmark's client.
+pub async fn on_own_runtime<T, F, Fut>(name: &str, serve: F) -> anyhow::Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let (started, answer) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    let _ = started.send(Err(error.into()));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let outcome = serve().await;
+                let running = outcome.is_ok();
+                let _ = started.send(outcome);
+                if running {
+                    std::future::pending::<()>().await;
+                }
+            });
+        })?;
+    answer.await?
 }

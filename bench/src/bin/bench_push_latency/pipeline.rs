@@ -14,30 +14,10 @@ use sqlx::PgPool;
 /// NATS server at `nats_url`; the push node's address.
 pub async fn start(pool: &PgPool, nats_url: String) -> anyhow::Result<SocketAddr> {
     let options = pool.connect_options().as_ref().clone();
-    let (started, addr) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
-        .name("pipeline".into())
-        .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => runtime,
-                Err(error) => {
-                    let _ = started.send(Err(error.into()));
-                    return;
-                }
-            };
-            runtime.block_on(async move {
-                let outcome = serve(options, &nats_url).await;
-                let running = outcome.is_ok();
-                let _ = started.send(outcome);
-                if running {
-                    std::future::pending::<()>().await;
-                }
-            });
-        })?;
-    addr.await?
+    bench::services::on_own_runtime("pipeline", move || async move {
+        serve(options, &nats_url).await
+    })
+    .await
 }
 
 /// Spawns the relay, the projector runners and the push node on this runtime.
