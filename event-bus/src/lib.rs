@@ -55,6 +55,18 @@ pub async fn ensure_stream(
     .await
 }
 
+/// Waits for one round trip to the NATS server on `nats`' connection. The server handles a
+/// connection's operations in order, so once it answers, every publication and
+/// subscription sent before is in its hands (a `flush` only writes them to the socket).
+/// The request goes to a fresh inbox nobody listens on: the server's "no responders"
+/// status is the answer.
+pub async fn round_trip(nats: &async_nats::Client) -> Result<(), async_nats::RequestError> {
+    match nats.request(nats.new_inbox(), Default::default()).await {
+        Err(error) if error.kind() != async_nats::RequestErrorKind::NoResponders => Err(error),
+        _ => Ok(()),
+    }
+}
+
 /// The core NATS subject of `user_id`'s notices.
 pub fn notice_subject(user_id: &str) -> String {
     format!("notices.{}", subject_token(user_id))

@@ -115,7 +115,7 @@ async fn serve(socket: WebSocket, session: Session) {
 async fn subscribe(session: &Session) -> Option<Live> {
     let notices = subscribe_to(session, event_bus::notice_subject(&session.user_id)).await?;
     let presence = subscribe_to(session, presence_subject(&session.user_id)).await?;
-    confirm(&session.nats)
+    event_bus::round_trip(&session.nats)
         .await
         .inspect_err(|error| tracing::warn!(error.cause = %error, "NATS did not confirm"))
         .ok()?;
@@ -129,17 +129,6 @@ async fn subscribe_to(session: &Session, subject: String) -> Option<Subscriber> 
         .await
         .inspect_err(|error| tracing::warn!(error.cause = %error, "subscribing failed"))
         .ok()
-}
-
-/// Waits for one round trip on the NATS connection. The server handles a connection's
-/// operations in order, so once it answers, the subscription sent before is in place.
-/// The request goes to a fresh inbox nobody listens on: the server's "no responders"
-/// status is the answer.
-async fn confirm(nats: &Client) -> Result<(), async_nats::RequestError> {
-    match nats.request(nats.new_inbox(), Default::default()).await {
-        Err(error) if error.kind() != async_nats::RequestErrorKind::NoResponders => Err(error),
-        _ => Ok(()),
-    }
 }
 
 /// Recovers, says `ready`, then delivers live notices until the session ends.

@@ -4,7 +4,7 @@
 //! socket hears of a change the views do not have. Publishing can fail (NATS is down) or
 //! never happen (the projector dies between commit and publish); a connected socket would
 //! then miss those notices until it reconnected. So the mark of what was published is kept
-//! in `notice_publication`, advanced once NATS confirmed a batch (a flush). Whatever follows
+//! in `notice_publication`, advanced once NATS confirmed a batch (a round trip). Whatever follows
 //! the mark is published again from `user_notices`: by a new leader when its term starts,
 //! and by the same runner after a failure. A notice may so be published twice; the push
 //! service drops the copy (`push/src/recovery.rs`).
@@ -15,7 +15,8 @@ use event_bus::{notice_subject, Addressed, Notice};
 use event_store::Cursor;
 use sqlx::PgPool;
 
-/// How long a batch's publication may take, flush included, before it counts as failed.
+/// How long a batch's publication may take, the confirming round trip included, before
+/// it counts as failed.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Most stored notices read back at once while catching up.
@@ -142,7 +143,7 @@ enum PublishError {
 }
 
 /// Publishes `notices` on core NATS, each on its user's subject, and waits until the
-/// server has them all (a flush).
+/// server has them all (a round trip: a flush only writes them to the socket).
 async fn send(nats: &async_nats::Client, notices: &[Addressed]) -> Result<(), PublishError> {
     let publish = async {
         for Addressed { user_id, notice } in notices {
@@ -151,7 +152,7 @@ async fn send(nats: &async_nats::Client, notices: &[Addressed]) -> Result<(), Pu
                 .await
                 .map_err(|e| PublishError::Nats(e.to_string()))?;
         }
-        nats.flush()
+        event_bus::round_trip(nats)
             .await
             .map_err(|e| PublishError::Nats(e.to_string()))
     };
