@@ -116,11 +116,10 @@ impl Runner {
         );
         let consumer = recreate_consumer(&stream, name, start).await?;
         let mut messages = consumer.messages().await.map_err(nats)?;
-        let mut publication = match self.projection.tells() {
-            true => {
-                Some(Publication::resume(&self.pool, &self.nats, name, checkpoint.cursor).await)
-            }
-            false => None,
+        let mut publication = if self.projection.tells() {
+            Some(Publication::resume(&self.pool, &self.nats, name, checkpoint.cursor).await)
+        } else {
+            None
         };
         loop {
             let batch = next_batch(&mut messages, self.config.batch_size).await?;
