@@ -214,12 +214,26 @@ impl Building {
             if behind <= CLOSE_ENOUGH {
                 return Ok(());
             }
-            while self.cursor < live {
-                let step = replay::rebuild_step(pool, projection, self.cursor, live, &rebuild);
-                let (applied, next) = step.await?;
-                (self.applied, self.cursor) = (self.applied + applied, next);
-                progress(self.progress(Phase::Building));
-            }
+            let before = self.applied;
+            let total = self.total;
+            let mut report = |applied: u64| {
+                progress(Progress {
+                    phase: Phase::Building,
+                    applied: before + applied,
+                    total: total.max(before + applied),
+                })
+            };
+            let applied = replay::rebuild_reporting(
+                pool,
+                projection,
+                self.cursor,
+                live,
+                &rebuild,
+                &mut report,
+            )
+            .await?;
+            (self.applied, self.cursor) = (before + applied, live);
+            progress(self.progress(Phase::Building));
         }
     }
 }

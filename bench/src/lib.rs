@@ -14,6 +14,10 @@
 
 pub mod services;
 
+/// The allocator the services run with (`pagenow`'s), so the figures are theirs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::future::Future;
 use std::io::Write;
 use std::str::FromStr;

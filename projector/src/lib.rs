@@ -96,6 +96,12 @@ pub trait Projection: Send + Sync {
         }
         Ok(notices)
     }
+
+    /// How a rebuild applies this projection ([`replay::Bulk`]): by default each batch
+    /// through [`apply_batch`](Self::apply_batch), in a transaction of its own.
+    fn bulk<'a>(&'a self, _options: &replay::RebuildOptions) -> Box<dyn replay::Bulk + 'a> {
+        Box::new(replay::EachBatch::new(self))
+    }
 }
 
 /// Every projection of the system, live: `pagenow projector` runs one runner for each.

@@ -8,49 +8,125 @@
 
 use std::time::Duration;
 
-use event_store::{Cursor, FeedReader};
-use sqlx::{PgConnection, PgPool};
+use async_trait::async_trait;
+use event_store::{Cursor, FeedReader, StoredEvent};
+use futures::TryStreamExt;
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use tokio::sync::mpsc;
 
 use crate::{Projection, ProjectionError};
 
 /// How often a rebuild looks again while the feed is held back.
 const HELD_BACK_POLL: Duration = Duration::from_millis(10);
 
+/// Batches read ahead of the one being applied.
+const READ_AHEAD: usize = 2;
+
 /// How a rebuild writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RebuildOptions {
-    /// Events applied per transaction.
+    /// Events read, and folded, at a time; also the most events applied per transaction
+    /// by a projection that writes as it goes ([`Bulk`]'s default).
     pub batch: i64,
+    /// The most rows a projection that folds across batches holds in memory before it
+    /// writes them and commits ([`Projection::bulk`]).
+    pub rows: usize,
     /// When set, every transaction of the rebuild resolves unqualified names in this
     /// schema only (and `pg_catalog`): a table the projection writes but that the schema
     /// lacks is an error, never a write to the live table.
     pub schema: Option<String>,
 }
 
+/// The default of [`RebuildOptions::rows`]: a few tens of megabytes of rows.
+pub const DEFAULT_ROWS: usize = 50_000;
+
 impl RebuildOptions {
     /// Into the live tables (the `search_path` of the connection), `batch` events per
-    /// transaction.
+    /// read.
     pub fn live(batch: i64) -> Self {
         Self {
             batch,
+            rows: DEFAULT_ROWS,
             schema: None,
         }
     }
 
-    /// Into the tables of `schema`, `batch` events per transaction.
+    /// Into the tables of `schema`, `batch` events per read.
     pub fn into_schema(schema: &str, batch: i64) -> Self {
         Self {
             batch,
+            rows: DEFAULT_ROWS,
             schema: Some(schema.to_owned()),
         }
     }
 }
 
+/// A projection as a rebuild applies it: batch after batch of events folded in, inside
+/// the rebuild's transaction, and written out when [`full`](Self::full) or at the end.
+///
+/// A projection whose rows take many events each (a user's profile) folds them in
+/// memory across batches and writes each row once per window, not once per event; a
+/// rebuild's intermediate states are seen by nobody, so it may. Events must leave the
+/// tables as [`Projection::apply_batch`] of each batch in turn would, which the replay
+/// tests and the verifier (a rebuild compared with the live view) check.
+#[async_trait]
+pub trait Bulk: Send {
+    /// Folds `events`, in feed order, which follow those folded before.
+    async fn fold(
+        &mut self,
+        tx: &mut PgConnection,
+        events: &[StoredEvent],
+    ) -> Result<(), ProjectionError>;
+
+    /// Whether it holds enough to write now, and the rebuild should commit.
+    fn full(&self) -> bool;
+
+    /// Writes what it holds; the rebuild commits right after.
+    async fn flush(&mut self, tx: &mut PgConnection) -> Result<(), ProjectionError>;
+}
+
+/// [`Bulk`] for any projection: each batch through [`Projection::apply_batch`] (its
+/// notices dropped: a replay tells nobody anything), a transaction per batch.
+pub struct EachBatch<'a, P: ?Sized> {
+    projection: &'a P,
+    applied: bool,
+}
+
+impl<'a, P: ?Sized> EachBatch<'a, P> {
+    pub fn new(projection: &'a P) -> Self {
+        Self {
+            projection,
+            applied: false,
+        }
+    }
+}
+
+#[async_trait]
+impl<P: Projection + ?Sized> Bulk for EachBatch<'_, P> {
+    async fn fold(
+        &mut self,
+        tx: &mut PgConnection,
+        events: &[StoredEvent],
+    ) -> Result<(), ProjectionError> {
+        self.projection.apply_batch(tx, events).await?;
+        self.applied = true;
+        Ok(())
+    }
+
+    fn full(&self) -> bool {
+        self.applied
+    }
+
+    async fn flush(&mut self, _tx: &mut PgConnection) -> Result<(), ProjectionError> {
+        self.applied = false;
+        Ok(())
+    }
+}
+
 /// Applies every event committed when it starts, in feed order, to `projection`
-/// (whose tables must start empty), in transactions of up to `batch` events. While an
-/// older transaction holds the feed back it waits, so the rebuild reaches everything
-/// that had committed. Notices are dropped: a replay tells nobody anything. Returns the
-/// number of events applied.
+/// (whose tables must start empty). While an older transaction holds the feed back it
+/// waits, so the rebuild reaches everything that had committed. Notices are dropped: a
+/// replay tells nobody anything. Returns the number of events applied.
 pub async fn rebuild(
     pool: &PgPool,
     projection: &dyn Projection,
@@ -72,42 +148,117 @@ pub async fn rebuild_range(
     to: Cursor,
     options: &RebuildOptions,
 ) -> Result<u64, ProjectionError> {
-    let mut cursor = from;
-    let mut applied = 0;
-    while cursor < to {
-        let (count, next) = rebuild_step(pool, projection, cursor, to, options).await?;
-        applied += count;
-        cursor = next;
+    rebuild_reporting(pool, projection, from, to, options, &mut |_| {}).await
+}
+
+/// [`rebuild_range`], calling `progress` with the number of events applied so far after
+/// every batch.
+///
+/// The feed is read by a task of its own, one streamed query, [`READ_AHEAD`] batches
+/// ahead, while the projection applies the batch before. Transactions commit
+/// asynchronously (`synchronous_commit = off`): until a rebuild's tables are switched in
+/// (a transaction of its own) or compared, nothing depends on them, and a crash leaves
+/// them to be dropped.
+pub async fn rebuild_reporting(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    from: Cursor,
+    to: Cursor,
+    options: &RebuildOptions,
+    progress: &mut (dyn FnMut(u64) + Send),
+) -> Result<u64, ProjectionError> {
+    if from >= to {
+        return Ok(0);
     }
+    let batch = usize::try_from(options.batch.max(1)).unwrap_or(usize::MAX);
+    let reader = ReadAhead::spawn(pool.clone(), from, to, batch);
+    let mut bulk = projection.bulk(options);
+    let mut tx = begin(pool, options).await?;
+    let mut applied = 0;
+    let mut batches = reader.batches;
+    while let Some(events) = batches.recv().await {
+        let events = events?;
+        bulk.fold(&mut tx, &events).await?;
+        applied += events.len() as u64;
+        if bulk.full() {
+            bulk.flush(&mut tx).await?;
+            tx.commit().await?;
+            tx = begin(pool, options).await?;
+        }
+        progress(applied);
+    }
+    bulk.flush(&mut tx).await?;
+    tx.commit().await?;
     Ok(applied)
 }
 
-/// One transaction of [`rebuild_range`]: applies up to `options.batch` events after
-/// `cursor` and at or before `to`. Returns how many it applied and the cursor to carry
-/// on from (`to` once it is reached). While the feed is held back it waits a moment and
-/// applies nothing.
-pub async fn rebuild_step(
+/// A rebuild's transaction: asynchronous commit, names resolved in its schema.
+async fn begin(
     pool: &PgPool,
-    projection: &dyn Projection,
-    cursor: Cursor,
-    to: Cursor,
     options: &RebuildOptions,
-) -> Result<(u64, Cursor), ProjectionError> {
-    let events = FeedReader::new(pool.clone())
-        .read_after(cursor, options.batch)
-        .await?;
-    let Some(last) = events.last().map(|e| e.cursor()) else {
-        tokio::time::sleep(HELD_BACK_POLL).await;
-        return Ok((0, cursor));
-    };
+) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    sqlx::query("SET LOCAL synchronous_commit = off")
+        .execute(&mut *tx)
+        .await?;
     if let Some(schema) = &options.schema {
         set_search_path(&mut tx, schema).await?;
     }
-    let within = events.iter().take_while(|e| e.cursor() <= to).count();
-    projection.apply_batch(&mut tx, &events[..within]).await?;
-    tx.commit().await?;
-    Ok((within as u64, last.min(to)))
+    Ok(tx)
+}
+
+/// The feed read by a task of its own, in batches, a few ahead of the reader. The task
+/// stops when the batches are dropped.
+struct ReadAhead {
+    batches: mpsc::Receiver<Result<Vec<StoredEvent>, sqlx::Error>>,
+}
+
+impl ReadAhead {
+    fn spawn(pool: PgPool, from: Cursor, to: Cursor, batch: usize) -> Self {
+        let (sender, batches) = mpsc::channel(READ_AHEAD);
+        tokio::spawn(async move {
+            if let Err(error) = read_range(&pool, from, to, batch, &sender).await {
+                let _ = sender.send(Err(error)).await;
+            }
+        });
+        Self { batches }
+    }
+}
+
+/// Sends the events after `from` up to `to`, in batches of up to `batch`; returns early,
+/// without error, once nobody listens.
+async fn read_range(
+    pool: &PgPool,
+    from: Cursor,
+    to: Cursor,
+    batch: usize,
+    sender: &mpsc::Sender<Result<Vec<StoredEvent>, sqlx::Error>>,
+) -> Result<(), sqlx::Error> {
+    let reader = FeedReader::new(pool.clone());
+    let mut cursor = from;
+    while cursor < to {
+        let mut events = reader.stream_range(cursor, to);
+        let mut read = Vec::with_capacity(batch);
+        let before = cursor;
+        while let Some(event) = events.try_next().await? {
+            cursor = event.cursor();
+            read.push(event);
+            if read.len() == batch {
+                let full = std::mem::replace(&mut read, Vec::with_capacity(batch));
+                if sender.send(Ok(full)).await.is_err() {
+                    return Ok(());
+                }
+            }
+        }
+        if !read.is_empty() && sender.send(Ok(read)).await.is_err() {
+            return Ok(());
+        }
+        if cursor == before {
+            // Held back by an older transaction somewhere on the server: wait for it.
+            tokio::time::sleep(HELD_BACK_POLL).await;
+        }
+    }
+    Ok(())
 }
 
 /// Makes `schema` the only schema unqualified names resolve in (with `pg_catalog`), until

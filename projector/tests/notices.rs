@@ -13,7 +13,7 @@ use domain::friendship::{
 };
 use domain::user::{SharingPolicy, UpdateProfile, UserCommand};
 use event_store::codec::Upcasters;
-use event_store::{AggregateRepository, Metadata};
+use event_store::{AggregateRepository, Cursor, FeedReader, Metadata};
 use futures::StreamExt;
 use personal_data::Keys;
 use projector::friendships::Friendships;
@@ -155,11 +155,28 @@ async fn a_replay_of_the_store_equals_the_live_names(pool: PgPool) {
     let _running = start_pipeline(&pool, &client, every_projection(&pool));
     caught_up(&pool, "notices").await;
 
-    scratch_copy(&pool, "notice_names", "notice_names_replay").await;
-    let replayed = Notices::into_table(Keys::new(pool.clone()), "notice_names_replay");
-    replay::rebuild(&pool, &replayed, 3).await.expect("rebuild");
-    let differences = replay::differences(&pool, "notice_names", "notice_names_replay");
-    assert_eq!(differences.await.expect("compare"), Vec::<Value>::new());
+    // A rebuild's names are written once per window: of every change, and of all.
+    let to = FeedReader::new(pool.clone())
+        .last_committed()
+        .await
+        .expect("head");
+    for (table, rows) in [("notice_names_window", 1), ("notice_names_replay", 50_000)] {
+        scratch_copy(&pool, "notice_names", table).await;
+        let replayed = Notices::into_table(Keys::new(pool.clone()), table);
+        let options = replay::RebuildOptions {
+            rows,
+            ..replay::RebuildOptions::live(3)
+        };
+        replay::rebuild_range(&pool, &replayed, Cursor::START, to, &options)
+            .await
+            .expect("rebuild");
+        let differences = replay::differences(&pool, "notice_names", table);
+        assert_eq!(
+            differences.await.expect("compare"),
+            Vec::<Value>::new(),
+            "{table}"
+        );
+    }
     let names: Vec<(String, String, String)> =
         sqlx::query_as("SELECT * FROM notice_names ORDER BY user_id")
             .fetch_all(&pool)

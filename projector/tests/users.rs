@@ -320,8 +320,10 @@ async fn a_previous_leaders_late_commit_is_not_applied_again(pool: PgPool) {
     );
 }
 
-/// Folding a whole batch in memory (two statements) gives the rows that applying each
-/// event alone gives: several events of one user in one batch, registration included.
+/// Folding events in memory (two statements a batch, or a rebuild's window of many
+/// batches) gives the rows that applying each event alone gives: several events of one
+/// user in one batch, registration included, and windows that write and forget their
+/// rows after every change.
 #[sqlx::test(migrator = "migrations::MIGRATOR")]
 async fn a_batch_folded_at_once_equals_its_events_applied_one_by_one(pool: PgPool) {
     let keys = Keys::new(pool.clone());
@@ -331,18 +333,49 @@ async fn a_batch_folded_at_once_equals_its_events_applied_one_by_one(pool: PgPoo
     for work in ["Acme", "Initech", "Globex"] {
         change_work(&pool, &keys, work).await;
     }
-    for (table, batch) in [("one_by_one", 1), ("all_at_once", 1000)] {
+    for table in ["one_by_one", "window_of_one", "all_at_once"] {
         sqlx::query(&format!(
             "CREATE TABLE {table} (LIKE user_table INCLUDING ALL)"
         ))
         .execute(&pool)
         .await
         .expect("scratch");
-        replay::rebuild(&pool, &Users::into_table(keys.clone(), table), batch)
-            .await
-            .expect("rebuild");
     }
+    let events = FeedReader::new(pool.clone())
+        .read_after(event_store::Cursor::START, 1000)
+        .await
+        .expect("feed");
+    let one_by_one = Users::into_table(keys.clone(), "one_by_one");
+    for event in &events {
+        let mut tx = pool.begin().await.expect("begin");
+        one_by_one.apply(&mut tx, event).await.expect("apply");
+        tx.commit().await.expect("commit");
+    }
+    let to = events.last().expect("events").cursor();
+    let window_of_one = replay::RebuildOptions {
+        rows: 1,
+        ..replay::RebuildOptions::live(1)
+    };
+    let replayed = Users::into_table(keys.clone(), "window_of_one");
+    replay::rebuild_range(
+        &pool,
+        &replayed,
+        event_store::Cursor::START,
+        to,
+        &window_of_one,
+    )
+    .await
+    .expect("rebuild, a row at a time");
+    replay::rebuild(&pool, &Users::into_table(keys.clone(), "all_at_once"), 1000)
+        .await
+        .expect("rebuild");
 
+    assert_eq!(
+        replay::differences(&pool, "one_by_one", "window_of_one")
+            .await
+            .expect("compare"),
+        Vec::<serde_json::Value>::new()
+    );
     assert_eq!(
         replay::differences(&pool, "one_by_one", "all_at_once")
             .await

@@ -20,6 +20,7 @@
 //! `user_notices` ignores a notice it already holds.
 
 mod chat;
+mod fold;
 
 use async_trait::async_trait;
 use domain::chat::message::{self, MessageEvent};
@@ -34,6 +35,7 @@ use personal_data::{Keys, Sealed};
 use serde_json::{json, Value};
 use sqlx::PgConnection;
 
+use crate::replay::{Bulk, RebuildOptions};
 use crate::{users, Projection, ProjectionError};
 
 /// The projection's name (its checkpoint row).
@@ -268,6 +270,12 @@ impl Projection for Notices {
 
     fn tables(&self) -> &'static [&'static str] {
         &[TABLE, chat::MEMBERS, chat::CONVERSATIONS]
+    }
+
+    /// Names folded across batches and written once per window; chat tables as live; no
+    /// notices made ([`fold`]).
+    fn bulk<'a>(&'a self, options: &RebuildOptions) -> Box<dyn Bulk + 'a> {
+        Box::new(fold::Folding::new(self, options.rows))
     }
 
     async fn apply(

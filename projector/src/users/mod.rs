@@ -3,23 +3,27 @@
 //! view (`policies`); here they only count, so `version` stays the user's event count.
 //! The notices of user events are the `notices` projection's.
 //!
-//! A batch of events is applied in two statements ([`row`]): the rows of the users it
-//! touches are read, each event is folded into its row in memory, in feed order, and the
-//! rows are written back with one `INSERT … SELECT FROM UNNEST … ON CONFLICT`. A rebuild
-//! then costs two round trips per thousand events instead of one per event.
+//! A batch of events is applied in two statements ([`fold`], [`row`]): the rows of the
+//! users it touches are read, each event is folded into its row in memory, in feed order,
+//! and the rows are written back with one `INSERT … SELECT FROM UNNEST … ON CONFLICT`.
+//! Personal values are opened when the row is written, so a value overwritten within the
+//! batch is never decrypted. A rebuild keeps the rows across batches and writes each
+//! changed row once per window of [`RebuildOptions::rows`] rows.
 
 use async_trait::async_trait;
-use domain::user::{ProfileField, ProfileUpdated, UserEvent, AGGREGATE_TYPE};
+use domain::user::{ProfileField, ProfileUpdated};
 use event_bus::Addressed;
-use event_store::codec::{self, Upcasters};
+use event_store::codec::Upcasters;
 use event_store::StoredEvent;
 use personal_data::Keys;
 use sqlx::PgConnection;
 
-use self::row::UserRow;
+use self::fold::Folding;
 
+use crate::replay::{Bulk, RebuildOptions};
 use crate::{Projection, ProjectionError};
 
+mod fold;
 mod row;
 
 /// The projection's name (its checkpoint row).
@@ -88,46 +92,15 @@ impl Projection for Users {
         tx: &mut PgConnection,
         events: &[StoredEvent],
     ) -> Result<Vec<Addressed>, ProjectionError> {
-        let mut decoded = Vec::with_capacity(events.len());
-        for event in events {
-            let user_event = codec::decode_stored::<UserEvent>(
-                event,
-                AGGREGATE_TYPE,
-                &self.upcasters,
-                UserEvent::current_version,
-            )?;
-            if let Some(user_event) = user_event {
-                decoded.push((event, user_event));
-            }
-        }
-        if decoded.is_empty() {
-            return Ok(vec![]);
-        }
-        let mut ids: Vec<&str> = decoded
-            .iter()
-            .map(|(e, _)| e.aggregate_id.as_str())
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let mut rows = row::load(tx, &self.table, &ids).await?;
-        for (event, user_event) in decoded {
-            let position = event.position;
-            if let UserEvent::Registered(e) = &user_event {
-                let registered = UserRow::registered(&self.keys, e, position).await?;
-                rows.insert(event.aggregate_id.clone(), registered);
-                continue;
-            }
-            // Events of a user with no row change nothing, as an UPDATE would.
-            let Some(row) = rows.get_mut(&event.aggregate_id) else {
-                continue;
-            };
-            match &user_event {
-                UserEvent::ProfileUpdated(e) => row.updated(&self.keys, e, position).await?,
-                _ => row.counted(position),
-            }
-        }
-        let rows: Vec<UserRow> = rows.into_values().collect();
-        row::write(tx, &self.table, &rows).await?;
+        let mut folding = Folding::new(self, usize::MAX);
+        folding.fold(tx, events).await?;
+        folding.flush(tx).await?;
         Ok(vec![])
+    }
+
+    /// Folds events into rows held across batches, writing them once `options.rows` of
+    /// them have changed: a user's many profile updates cost one row write per window.
+    fn bulk<'a>(&'a self, options: &RebuildOptions) -> Box<dyn Bulk + 'a> {
+        Box::new(Folding::new(self, options.rows))
     }
 }

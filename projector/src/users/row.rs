@@ -1,16 +1,10 @@
-//! A `user_table` row in memory: loaded for the users a batch touches, every event of
-//! the batch folded into it in feed order, then written back in one statement. The same
-//! result as one statement per event (`Users::apply`), in two statements per batch.
+//! A `user_table` row in memory, read and written many at a time ([`super::fold`]).
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use domain::user::{ProfileField, ProfileUpdated, UserRegistered};
-use personal_data::{Keys, Sealed};
+use domain::user::UserRegistered;
 use sqlx::{FromRow, PgConnection};
-
-use super::fields;
-use crate::ProjectionError;
 
 /// Every column of `user_table`.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -56,7 +50,7 @@ pub async fn load(
 pub async fn write(
     tx: &mut PgConnection,
     table: &str,
-    rows: &[UserRow],
+    rows: &[&UserRow],
 ) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
         return Ok(());
@@ -64,7 +58,7 @@ pub async fn write(
     let text = |f: fn(&UserRow) -> &Option<String>| -> Vec<Option<String>> {
         rows.iter().map(|r| f(r).clone()).collect()
     };
-    let flag = |f: fn(&UserRow) -> bool| -> Vec<bool> { rows.iter().map(f).collect() };
+    let flag = |f: fn(&UserRow) -> bool| -> Vec<bool> { rows.iter().map(|r| f(r)).collect() };
     let updates = COLUMNS
         .split(", ")
         .skip(1)
@@ -106,19 +100,30 @@ pub async fn write(
     Ok(())
 }
 
+/// The personal text columns of a row: each is opened from a sealed value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Text {
+    Email,
+    FirstName,
+    LastName,
+    BirthDate,
+    Gender,
+    School,
+    Work,
+    Location,
+    Description,
+}
+
 impl UserRow {
-    /// The row a registration makes.
-    pub async fn registered(
-        keys: &Keys,
-        e: &UserRegistered,
-        position: i64,
-    ) -> Result<Self, ProjectionError> {
-        Ok(Self {
+    /// The row a registration makes, its personal values still to be opened: the
+    /// caller seals in [`Text::Email`], [`Text::FirstName`] and [`Text::LastName`].
+    pub fn registered(e: &UserRegistered, position: i64) -> Self {
+        Self {
             user_id: e.user_id.to_string(),
-            email: open(keys, Some(&e.email)).await?,
+            email: None,
             email_public: false,
-            first_name: open(keys, Some(&e.first_name)).await?,
-            last_name: open(keys, Some(&e.last_name)).await?,
+            first_name: None,
+            last_name: None,
             birth_date: None,
             birth_date_public: false,
             gender: None,
@@ -134,38 +139,7 @@ impl UserRow {
             updated_at: e.registered_at,
             last_position: position,
             version: 1,
-        })
-    }
-
-    /// Changes what `e` changes.
-    pub async fn updated(
-        &mut self,
-        keys: &Keys,
-        e: &ProfileUpdated,
-        position: i64,
-    ) -> Result<(), ProjectionError> {
-        self.counted(position);
-        self.updated_at = e.updated_at;
-        if let Some(sealed) = &e.first_name {
-            self.first_name = open(keys, Some(sealed)).await?;
         }
-        if let Some(sealed) = &e.last_name {
-            self.last_name = open(keys, Some(sealed)).await?;
-        }
-        if let Some(public) = e.email_public {
-            self.email_public = public;
-        }
-        for (column, field) in fields(e) {
-            if let Some(ProfileField { value, public }) = field {
-                let value = open(keys, value.as_ref()).await?;
-                let (text, flag) = self.field_mut(column);
-                (*text, *flag) = (value, *public);
-            }
-        }
-        if let Some(description) = &e.description {
-            self.description = open(keys, description.value.as_ref()).await?;
-        }
-        Ok(())
     }
 
     /// Counts an event the row shows nothing of.
@@ -174,18 +148,30 @@ impl UserRow {
         self.last_position = position;
     }
 
-    /// The value and the public flag of the field `column` names (see [`fields`]).
-    fn field_mut(&mut self, column: &str) -> (&mut Option<String>, &mut bool) {
-        match column {
-            "birth_date" => (&mut self.birth_date, &mut self.birth_date_public),
-            "gender" => (&mut self.gender, &mut self.gender_public),
-            "school" => (&mut self.school, &mut self.school_public),
-            "work" => (&mut self.work, &mut self.work_public),
-            _ => (&mut self.location, &mut self.location_public),
+    /// The column `text` names.
+    pub fn text_mut(&mut self, text: Text) -> &mut Option<String> {
+        match text {
+            Text::Email => &mut self.email,
+            Text::FirstName => &mut self.first_name,
+            Text::LastName => &mut self.last_name,
+            Text::BirthDate => &mut self.birth_date,
+            Text::Gender => &mut self.gender,
+            Text::School => &mut self.school,
+            Text::Work => &mut self.work,
+            Text::Location => &mut self.location,
+            Text::Description => &mut self.description,
         }
     }
-}
 
-async fn open(keys: &Keys, sealed: Option<&Sealed>) -> Result<Option<String>, ProjectionError> {
-    Ok(keys.open_optional(sealed).await?)
+    /// The public flag of the profile field `column` names (see [`super::fields`]), and
+    /// its text column.
+    pub fn field_mut(&mut self, column: &str) -> (Text, &mut bool) {
+        match column {
+            "birth_date" => (Text::BirthDate, &mut self.birth_date_public),
+            "gender" => (Text::Gender, &mut self.gender_public),
+            "school" => (Text::School, &mut self.school_public),
+            "work" => (Text::Work, &mut self.work_public),
+            _ => (Text::Location, &mut self.location_public),
+        }
+    }
 }

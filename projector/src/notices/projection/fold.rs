@@ -1,0 +1,224 @@
+//! The `notices` projection as a rebuild applies it: the tables it keeps, without the
+//! notices (a replay tells nobody anything).
+//!
+//! Names are folded in memory, kept sealed until written, and each changed user's names
+//! are written once per window: a user renamed a hundred times costs one write. The
+//! chat tables are kept event by event, as live. Names and chat tables are apart: no chat
+//! statement reads a name except into a notice, which a rebuild drops.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use domain::chat::message::{self, MessageEvent};
+use domain::chat::{self as conversation, ConversationEvent};
+use domain::user::{self, UserEvent};
+use event_store::codec;
+use event_store::StoredEvent;
+use personal_data::Sealed;
+use sqlx::PgConnection;
+
+use super::Notices;
+use crate::replay::Bulk;
+use crate::ProjectionError;
+
+/// The names being folded, by user id.
+pub(super) struct Folding<'a> {
+    notices: &'a Notices,
+    names: HashMap<String, Held>,
+    /// Users whose names changed since the last write.
+    changed: usize,
+    /// Changed users to hold before [`Bulk::full`]; also the most kept after a write.
+    budget: usize,
+}
+
+/// One user's names: as read, or sealed until written.
+struct Held {
+    first_name: Name,
+    last_name: Name,
+    changed: bool,
+}
+
+enum Name {
+    Opened(Option<String>),
+    Sealed(Sealed),
+}
+
+impl<'a> Folding<'a> {
+    pub(super) fn new(notices: &'a Notices, budget: usize) -> Self {
+        Self {
+            notices,
+            names: HashMap::new(),
+            changed: 0,
+            budget,
+        }
+    }
+
+    /// The names of `ids` not held yet, read from the table (users with no row stay
+    /// absent).
+    async fn load_missing(
+        &mut self,
+        tx: &mut PgConnection,
+        mut ids: Vec<&str>,
+    ) -> Result<(), sqlx::Error> {
+        ids.retain(|id| !self.names.contains_key(*id));
+        if ids.is_empty() {
+            return Ok(());
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        let sql = format!(
+            "SELECT user_id, first_name, last_name FROM {} WHERE user_id = ANY($1)",
+            self.notices.names
+        );
+        let rows: Vec<(String, Option<String>, Option<String>)> =
+            sqlx::query_as(&sql).bind(&ids).fetch_all(tx).await?;
+        for (id, first_name, last_name) in rows {
+            let held = Held {
+                first_name: Name::Opened(first_name),
+                last_name: Name::Opened(last_name),
+                changed: false,
+            };
+            self.names.insert(id, held);
+        }
+        Ok(())
+    }
+
+    /// Folds one user event: a registration sets both names, whatever was there; a
+    /// profile update changes those it carries, of a user who has names.
+    fn user(&mut self, user_id: &str, event: UserEvent) {
+        let (first_name, last_name) = match event {
+            UserEvent::Registered(e) => {
+                self.names
+                    .entry(user_id.to_owned())
+                    .or_insert_with(Held::unnamed);
+                (Some(e.first_name), Some(e.last_name))
+            }
+            UserEvent::ProfileUpdated(e) => (e.first_name, e.last_name),
+            _ => return,
+        };
+        // A user with no names is not renamed, as an UPDATE would not.
+        let Some(held) = self.names.get_mut(user_id) else {
+            return;
+        };
+        if let Some(sealed) = first_name {
+            held.first_name = Name::Sealed(sealed);
+        }
+        if let Some(sealed) = last_name {
+            held.last_name = Name::Sealed(sealed);
+        }
+        if !held.changed {
+            held.changed = true;
+            self.changed += 1;
+        }
+    }
+}
+
+impl Held {
+    fn unnamed() -> Self {
+        Self {
+            first_name: Name::Opened(None),
+            last_name: Name::Opened(None),
+            changed: false,
+        }
+    }
+}
+
+/// Whether `event` renames: a registration, or an update carrying a name.
+fn renames(event: &UserEvent) -> bool {
+    match event {
+        UserEvent::Registered(_) => true,
+        UserEvent::ProfileUpdated(e) => e.first_name.is_some() || e.last_name.is_some(),
+        _ => false,
+    }
+}
+
+#[async_trait]
+impl Bulk for Folding<'_> {
+    async fn fold(
+        &mut self,
+        tx: &mut PgConnection,
+        events: &[StoredEvent],
+    ) -> Result<(), ProjectionError> {
+        let up = &self.notices.upcasters;
+        let mut users = Vec::new();
+        for event in events {
+            let decoded =
+                codec::decode_stored(event, user::AGGREGATE_TYPE, up, UserEvent::current_version)?;
+            if let Some(decoded) = decoded.filter(renames) {
+                users.push((event.aggregate_id.as_str(), decoded));
+            }
+        }
+        let ids = users.iter().map(|(id, _)| *id).collect();
+        self.load_missing(tx, ids).await?;
+        for (user_id, event) in users {
+            self.user(user_id, event);
+        }
+        // The chat tables, event by event, as live.
+        for event in events {
+            if let Some(decoded) = codec::decode_stored(
+                event,
+                conversation::AGGREGATE_TYPE,
+                up,
+                ConversationEvent::current_version,
+            )? {
+                self.notices.conversation(tx, event, &decoded).await?;
+            } else if let Some(MessageEvent::Sent(e)) = codec::decode_stored(
+                event,
+                message::AGGREGATE_TYPE,
+                up,
+                MessageEvent::current_version,
+            )? {
+                self.notices.message(tx, event, &e).await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn full(&self) -> bool {
+        self.changed >= self.budget
+    }
+
+    /// Opens the changed names and writes them in one statement; then forgets every
+    /// user if it holds more than its budget.
+    async fn flush(&mut self, tx: &mut PgConnection) -> Result<(), ProjectionError> {
+        let keys = &self.notices.keys;
+        let (mut ids, mut firsts, mut lasts) = (Vec::new(), Vec::new(), Vec::new());
+        for (id, held) in self.names.iter_mut().filter(|(_, h)| h.changed) {
+            for name in [&mut held.first_name, &mut held.last_name] {
+                if let Name::Sealed(sealed) = name {
+                    *name = Name::Opened(keys.open(sealed).await?.into_text());
+                }
+            }
+            let opened = |name: &Name| match name {
+                Name::Opened(text) => text.clone(),
+                Name::Sealed(_) => None,
+            };
+            ids.push(id.as_str());
+            firsts.push(opened(&held.first_name));
+            lasts.push(opened(&held.last_name));
+        }
+        if !ids.is_empty() {
+            let sql = format!(
+                "INSERT INTO {} (user_id, first_name, last_name)
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[])
+                 ON CONFLICT (user_id) DO UPDATE
+                    SET first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name",
+                self.notices.names
+            );
+            sqlx::query(&sql)
+                .bind(&ids)
+                .bind(&firsts)
+                .bind(&lasts)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for held in self.names.values_mut() {
+            held.changed = false;
+        }
+        self.changed = 0;
+        if self.names.len() > self.budget {
+            self.names.clear();
+        }
+        Ok(())
+    }
+}
