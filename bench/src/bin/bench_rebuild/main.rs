@@ -27,7 +27,8 @@ struct Config {
     /// Users registered (one `user.registered` each; the rest are profile updates).
     #[arg(long, default_value_t = 10_000)]
     users: i64,
-    /// Events read, and applied, per rebuild transaction (the verifier's default).
+    /// Events per read (the verifier's default); also per transaction of a projection
+    /// that does not fold across batches.
     #[arg(long, default_value_t = 1000)]
     batch: i64,
     /// The projections rebuilt, in order: `users`, `notices` (other names are skipped, so

@@ -24,7 +24,7 @@ impl Timing {
     }
 }
 
-/// The feed read as a rebuild reads it: [`FeedReader::read_after`] in batches of `batch`,
+/// The feed read as its readers read it: [`FeedReader::read_after`] in batches of `batch`,
 /// every row made a [`StoredEvent`], nothing applied.
 pub async fn read_in_batches(pool: &PgPool, batch: i64) -> anyhow::Result<Timing> {
     let reader = FeedReader::new(pool.clone());
