@@ -39,7 +39,8 @@ const HELD_BACK_POLL: Duration = Duration::from_millis(10);
 /// How a shadow rebuild runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShadowOptions {
-    /// Events applied per transaction.
+    /// Events read at a time (and applied per transaction by projections that do not
+    /// fold across batches).
     pub batch: i64,
     /// The schema the shadow tables are built in.
     pub schema: String,

@@ -38,7 +38,7 @@ const CATCH_UP_POLL: Duration = Duration::from_millis(100);
 pub struct VerifyOptions {
     /// How long to wait for every projection to catch up with the store, at most.
     pub wait: Duration,
-    /// Events applied per rebuild transaction.
+    /// Events read at a time by each rebuild (see [`RebuildOptions::batch`]).
     pub batch: i64,
     /// The scratch schema to create (and drop); see [`scratch::scratch_name`].
     pub schema: String,

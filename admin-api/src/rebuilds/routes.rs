@@ -14,7 +14,7 @@ use super::RebuildStatus;
 use crate::access::Admin;
 use crate::AppState;
 
-/// Events applied per transaction unless asked.
+/// Events read at a time unless asked.
 pub const DEFAULT_BATCH: i64 = 1000;
 /// The largest batch a caller may ask for.
 pub const MAX_BATCH: i64 = 100_000;
@@ -28,7 +28,8 @@ pub(crate) fn routes() -> Router<AppState> {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Params {
-    /// Events applied per transaction.
+    /// Events read at a time (and applied per transaction by projections that do not
+    /// fold across batches).
     batch: Option<i64>,
     /// Keep the replaced tables (in the schema the report names) instead of dropping them.
     #[serde(default)]

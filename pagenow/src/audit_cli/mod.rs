@@ -127,7 +127,8 @@ pub struct RebuildArgs {
     pub database: Database,
     /// The projection to rebuild (`users`, `policies`, …).
     pub projection: String,
-    /// Events applied per transaction.
+    /// Events read at a time (and applied per transaction by projections that do not
+    /// fold across batches).
     #[arg(long, default_value_t = 1000)]
     pub batch: i64,
     /// Keep the replaced tables (in the schema printed at the end) instead of dropping them.
