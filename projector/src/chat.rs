@@ -7,9 +7,12 @@
 //! numbering is the same live and in every replay. Texts and titles are opened with their
 //! author's key; once the author is erased they are NULL.
 //!
-//! Each event is one statement (CTEs where it changes several tables), and applying an
-//! event a second time changes nothing: a message is guarded by its id, membership
+//! Each conversation event is one statement (CTEs where it changes several tables), and
+//! so is each run of messages between two of them; applying an event a second time
+//! changes nothing: a message is guarded by its id, membership
 //! changes by the participant's current state, read marks by `read_seq`.
+
+use std::collections::HashSet;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -109,48 +112,124 @@ impl Chat {
         Ok(())
     }
 
-    /// Numbers the message, stores it, and moves its conversation's latest message and
-    /// activity and its participants' unread counts; all of it only the first time.
+    /// Numbers the messages of a run (no conversation event among them), stores them, and
+    /// moves each conversation's latest message and activity and its participants' unread
+    /// counts: one statement, however many messages, with what one statement per message
+    /// in feed order would give. A message already stored is skipped, so applying a run a
+    /// second time changes nothing; a conversation the view does not have gets none.
     async fn sent(
         &self,
         tx: &mut PgConnection,
-        e: &MessageSent,
-        position: i64,
+        run: &[(MessageSent, i64)],
     ) -> Result<(), ProjectionError> {
-        let text = self.keys.open(&e.text).await?.into_text();
+        let mut seen = HashSet::new();
+        let mut columns = Messages::default();
+        for (e, position) in run {
+            if !seen.insert(e.message_id.as_str()) {
+                continue;
+            }
+            columns.conversation_id.push(e.conversation_id.as_str());
+            columns.message_id.push(e.message_id.as_str());
+            columns.sender_id.push(e.sender.as_str());
+            columns
+                .text
+                .push(self.keys.open(&e.text).await?.into_text());
+            columns.sent_at.push(e.sent_at);
+            columns.position.push(*position);
+        }
+        if columns.message_id.is_empty() {
+            return Ok(());
+        }
         // One snapshot for the whole statement: the guard sees the messages as they were
-        // before it, and the message and participants change only when the conversation
-        // row did (a conversation the view does not have gets no message).
+        // before it. Within a conversation the messages are numbered in the run's order
+        // after its `last_seq`; the participants are those of before the run, as no
+        // membership changes within it.
         sqlx::query(
-            "WITH conversation AS (
-                UPDATE chat_conversations
-                   SET last_seq = last_seq + 1, last_message_id = $2::uuid,
-                       last_sender_id = $3, last_text = $4, last_sent_at = $5,
-                       activity_position = GREATEST(activity_position, $6)
-                 WHERE conversation_id = $1::uuid
-                   AND NOT EXISTS (SELECT 1 FROM chat_messages WHERE message_id = $2::uuid)
-                RETURNING last_seq, activity_position
+            "WITH m AS (
+                SELECT m.*
+                  FROM UNNEST($1::text[]::uuid[], $2::text[]::uuid[], $3::text[], $4::text[],
+                              $5::timestamptz[], $6::bigint[])
+                       WITH ORDINALITY AS m(conversation_id, message_id, sender_id, text,
+                                            sent_at, position, n)
+                 WHERE NOT EXISTS (SELECT 1 FROM chat_messages x WHERE x.message_id = m.message_id)
+             ), numbered AS (
+                SELECT m.*,
+                       row_number() OVER (PARTITION BY m.conversation_id ORDER BY m.n) AS k,
+                       count(*) OVER (PARTITION BY m.conversation_id) AS total,
+                       max(m.position) OVER (PARTITION BY m.conversation_id) AS top
+                  FROM m
+             ), conversation AS (
+                UPDATE chat_conversations AS c
+                   SET last_seq = c.last_seq + l.total, last_message_id = l.message_id,
+                       last_sender_id = l.sender_id, last_text = l.text,
+                       last_sent_at = l.sent_at,
+                       activity_position = GREATEST(c.activity_position, l.top)
+                  FROM numbered AS l
+                 WHERE l.k = l.total AND c.conversation_id = l.conversation_id
+                RETURNING c.conversation_id, c.last_seq, c.activity_position, l.total
              ), message AS (
                 INSERT INTO chat_messages
                        (conversation_id, seq, message_id, sender_id, text, sent_at, position)
-                SELECT $1::uuid, last_seq, $2::uuid, $3, $4, $5, $6 FROM conversation
+                SELECT n.conversation_id, c.last_seq - c.total + n.k, n.message_id,
+                       n.sender_id, n.text, n.sent_at, n.position
+                  FROM numbered AS n JOIN conversation AS c USING (conversation_id)
              )
              UPDATE chat_participants AS p
                 SET activity_position = c.activity_position,
-                    unread = p.unread + CASE WHEN p.user_id = $3 THEN 0 ELSE 1 END
+                    unread = p.unread + c.total
+                           - (SELECT count(*) FROM numbered AS n
+                               WHERE n.conversation_id = p.conversation_id
+                                 AND n.sender_id = p.user_id)
                FROM conversation AS c
-              WHERE p.conversation_id = $1::uuid AND p.left_at IS NULL",
+              WHERE p.conversation_id = c.conversation_id AND p.left_at IS NULL",
         )
-        .bind(e.conversation_id.as_str())
-        .bind(e.message_id.as_str())
-        .bind(e.sender.as_str())
-        .bind(text)
-        .bind(e.sent_at)
-        .bind(position)
+        .bind(&columns.conversation_id)
+        .bind(&columns.message_id)
+        .bind(&columns.sender_id)
+        .bind(&columns.text)
+        .bind(&columns.sent_at)
+        .bind(&columns.position)
         .execute(tx)
         .await?;
         Ok(())
     }
+
+    /// `event` decoded, if it is one this view follows.
+    fn decode(&self, event: &StoredEvent) -> Result<Option<Followed>, ProjectionError> {
+        let up = &self.upcasters;
+        if let Some(decoded) = codec::decode_stored(
+            event,
+            chat::AGGREGATE_TYPE,
+            up,
+            ConversationEvent::current_version,
+        )? {
+            return Ok(Some(Followed::Conversation(decoded)));
+        }
+        let sent = codec::decode_stored(
+            event,
+            message::AGGREGATE_TYPE,
+            up,
+            MessageEvent::current_version,
+        )?;
+        Ok(sent.map(|MessageEvent::Sent(e)| Followed::Message(e)))
+    }
+}
+
+/// An event this view follows.
+enum Followed {
+    Conversation(ConversationEvent),
+    Message(MessageSent),
+}
+
+/// The columns of a run of messages, for `UNNEST`.
+#[derive(Default)]
+struct Messages<'a> {
+    conversation_id: Vec<&'a str>,
+    message_id: Vec<&'a str>,
+    sender_id: Vec<&'a str>,
+    text: Vec<Option<String>>,
+    sent_at: Vec<DateTime<Utc>>,
+    position: Vec<i64>,
 }
 
 /// Inserts the conversation and its participants, unless it is there already.
@@ -262,22 +341,29 @@ impl Projection for Chat {
         tx: &mut PgConnection,
         event: &StoredEvent,
     ) -> Result<Vec<Addressed>, ProjectionError> {
-        let up = &self.upcasters;
-        if let Some(decoded) = codec::decode_stored(
-            event,
-            chat::AGGREGATE_TYPE,
-            up,
-            ConversationEvent::current_version,
-        )? {
-            self.conversation(tx, &decoded, event.position).await?;
-        } else if let Some(MessageEvent::Sent(e)) = codec::decode_stored(
-            event,
-            message::AGGREGATE_TYPE,
-            up,
-            MessageEvent::current_version,
-        )? {
-            self.sent(tx, &e, event.position).await?;
+        self.apply_batch(tx, std::slice::from_ref(event)).await
+    }
+
+    /// Each conversation event alone; each run of messages between them in one statement
+    /// ([`Chat::sent`]).
+    async fn apply_batch(
+        &self,
+        tx: &mut PgConnection,
+        events: &[StoredEvent],
+    ) -> Result<Vec<Addressed>, ProjectionError> {
+        let mut run = Vec::new();
+        for event in events {
+            match self.decode(event)? {
+                Some(Followed::Message(e)) => run.push((e, event.position)),
+                Some(Followed::Conversation(e)) => {
+                    self.sent(tx, &run).await?;
+                    run.clear();
+                    self.conversation(tx, &e, event.position).await?;
+                }
+                None => {}
+            }
         }
+        self.sent(tx, &run).await?;
         Ok(vec![])
     }
 }

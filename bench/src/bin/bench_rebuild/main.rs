@@ -31,10 +31,14 @@ struct Config {
     /// that does not fold across batches.
     #[arg(long, default_value_t = 1000)]
     batch: i64,
-    /// The projections rebuilt, in order: `users`, `notices` (other names are skipped, so
+    /// The projections rebuilt, in order: `users`, `notices`, `chat` (other names are skipped, so
     /// `none` measures the reads alone).
     #[arg(long, value_delimiter = ',', default_value = "users,notices")]
     projections: Vec<String>,
+    /// Chat messages added after the user events, into one group conversation of the
+    /// first three users (rebuilt by the `chat` projection).
+    #[arg(long, default_value_t = 0)]
+    messages: i64,
     /// Keeps the database at the end (its name is printed), to look into a figure.
     #[arg(long)]
     keep: bool,
@@ -61,6 +65,10 @@ async fn main() -> anyhow::Result<()> {
 async fn run(pool: &PgPool, config: &Config) -> anyhow::Result<()> {
     let started = Instant::now();
     seed::seed(pool, config.users, config.events).await?;
+    if config.messages > 0 {
+        anyhow::ensure!(config.users >= 3, "messages need --users of at least 3");
+        seed::seed_messages(pool, config.messages).await?;
+    }
     let seeding = started.elapsed();
     report::machine(pool, config, seeding).await?;
     // Warm the cache once, untimed, so every timed run reads from the same place.

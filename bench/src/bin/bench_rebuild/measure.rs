@@ -101,6 +101,7 @@ pub fn projections(pool: &PgPool, names: &[String]) -> Vec<Box<dyn Projection>> 
             match name.as_str() {
                 "users" => Some(Box::new(projector::users::Users::new(keys))),
                 "notices" => Some(Box::new(projector::notices::Notices::new(keys))),
+                "chat" => Some(Box::new(projector::chat::Chat::new(keys))),
                 _ => None,
             }
         })

@@ -118,3 +118,67 @@ async fn insert_updates(pool: &PgPool, seeded: &[Seeded], count: i64) -> anyhow:
     }
     Ok(())
 }
+
+/// One group conversation of the first three users, created by the first, and `count`
+/// messages from them into it (each a stream of its own, as sends append them).
+pub async fn seed_messages(pool: &PgPool, count: i64) -> anyhow::Result<()> {
+    use domain::chat::message::{MessageEvent, MessageSent};
+    use domain::chat::{ConversationEvent, ConversationId, GroupCreated, MessageId};
+    let keys = Keys::new(pool.clone());
+    let user = |i: usize| UserId::parse(&format!("bench-user-{i:06}"));
+    let users = [user(0), user(1), user(2)]
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("user id: {e:?}"))?;
+    let conversation = ConversationId::parse(&uuid::Uuid::new_v4().to_string())
+        .map_err(|e| anyhow::anyhow!("conversation id: {e:?}"))?;
+    let owner = users[0].as_str();
+    let created = codec::encode(&ConversationEvent::GroupCreated(GroupCreated {
+        conversation_id: conversation.clone(),
+        created_by: users[0].clone(),
+        title: keys.seal(owner, "Bench").await?,
+        participants: users.clone(),
+        created_at: Utc::now(),
+    }))?;
+    let message = MessageId::parse(&uuid::Uuid::new_v4().to_string())
+        .map_err(|e| anyhow::anyhow!("message id: {e:?}"))?;
+    let sent = codec::encode(&MessageEvent::Sent(MessageSent {
+        message_id: message,
+        conversation_id: conversation.clone(),
+        sender: users[0].clone(),
+        text: keys
+            .seal(owner, "A message of about the usual length, sent.")
+            .await?,
+        sent_at: Utc::now(),
+    }))?;
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+         VALUES ('conversation', $1, 1, $2, $3, $4::json, '{}'::json)",
+    )
+    .bind(conversation.as_str())
+    .bind(&created.event_type)
+    .bind(&created.event_version)
+    .bind(created.payload.to_string())
+    .execute(pool)
+    .await?;
+    let mut from = 0;
+    while from < count {
+        let n = GENERATED_PER_STATEMENT.min(count - from);
+        sqlx::query(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+             SELECT 'message', copy.id::text, 1, $1, $2,
+                    jsonb_set($3::jsonb, '{message_id}', to_jsonb(copy.id::text))::json, '{}'::json
+               FROM (SELECT gen_random_uuid() AS id, g FROM generate_series(1, $4) AS g) AS copy
+              ORDER BY copy.g",
+        )
+        .bind(&sent.event_type)
+        .bind(&sent.event_version)
+        .bind(sent.payload.to_string())
+        .bind(n)
+        .execute(pool)
+        .await?;
+        from += n;
+    }
+    sqlx::raw_sql("VACUUM ANALYZE events").execute(pool).await?;
+    Ok(())
+}

@@ -3,13 +3,14 @@
 //!
 //! Names are folded in memory, kept sealed until written, and each changed user's names
 //! are written once per window: a user renamed a hundred times costs one write. The
-//! chat tables are kept event by event, as live. Names and chat tables are apart: no chat
-//! statement reads a name except into a notice, which a rebuild drops.
+//! chat tables are kept as live, except that a run of messages is counted in one
+//! statement. Names and chat tables are apart: no chat statement reads a name except into
+//! a notice, which a rebuild drops.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use domain::chat::message::{self, MessageEvent};
+use domain::chat::message::{self, MessageEvent, MessageSent};
 use domain::chat::{self as conversation, ConversationEvent};
 use domain::user::{self, UserEvent};
 use event_store::codec;
@@ -123,6 +124,56 @@ impl Held {
     }
 }
 
+/// Counts a run of messages (no conversation event among them) in their conversations,
+/// as the live projection counts them one by one: a message counts unless it is the one
+/// counted last (applied again right after).
+async fn count_run(tx: &mut PgConnection, run: &[MessageSent]) -> Result<(), sqlx::Error> {
+    /// Per conversation: the first and last message, and how many count before the first
+    /// is compared with the one counted last.
+    struct Counted<'a> {
+        first: &'a str,
+        last: &'a str,
+        counted: i64,
+    }
+    let mut conversations: HashMap<&str, Counted> = HashMap::new();
+    for e in run {
+        let message_id = e.message_id.as_str();
+        conversations
+            .entry(e.conversation_id.as_str())
+            .and_modify(|c| {
+                if c.last != message_id {
+                    c.counted += 1;
+                    c.last = message_id;
+                }
+            })
+            .or_insert(Counted {
+                first: message_id,
+                last: message_id,
+                counted: 1,
+            });
+    }
+    if conversations.is_empty() {
+        return Ok(());
+    }
+    let (ids, counted): (Vec<&str>, Vec<&Counted>) = conversations.iter().unzip();
+    sqlx::query(
+        "UPDATE notice_conversations AS c
+            SET last_seq = c.last_seq + r.counted
+                         - CASE WHEN c.last_message_id = r.first THEN 1 ELSE 0 END,
+                last_message_id = r.last
+           FROM UNNEST($1::text[]::uuid[], $2::text[]::uuid[], $3::text[]::uuid[], $4::bigint[])
+                AS r(conversation_id, first, last, counted)
+          WHERE c.conversation_id = r.conversation_id",
+    )
+    .bind(&ids)
+    .bind(counted.iter().map(|c| c.first).collect::<Vec<_>>())
+    .bind(counted.iter().map(|c| c.last).collect::<Vec<_>>())
+    .bind(counted.iter().map(|c| c.counted).collect::<Vec<_>>())
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
 /// Whether `event` renames: a registration, or an update carrying a name.
 fn renames(event: &UserEvent) -> bool {
     match event {
@@ -153,7 +204,9 @@ impl Bulk for Folding<'_> {
         for (user_id, event) in users {
             self.user(user_id, event);
         }
-        // The chat tables, event by event, as live.
+        // The chat tables: each conversation event as live, each run of messages between
+        // two of them counted in one statement.
+        let mut run = Vec::new();
         for event in events {
             if let Some(decoded) = codec::decode_stored(
                 event,
@@ -161,6 +214,8 @@ impl Bulk for Folding<'_> {
                 up,
                 ConversationEvent::current_version,
             )? {
+                count_run(tx, &run).await?;
+                run.clear();
                 self.notices.conversation(tx, event, &decoded).await?;
             } else if let Some(MessageEvent::Sent(e)) = codec::decode_stored(
                 event,
@@ -168,9 +223,10 @@ impl Bulk for Folding<'_> {
                 up,
                 MessageEvent::current_version,
             )? {
-                self.notices.message(tx, event, &e).await?;
+                run.push(e);
             }
         }
+        count_run(tx, &run).await?;
         Ok(())
     }
 
