@@ -1,8 +1,11 @@
 //! `bench_rebuild`: how fast a projection is rebuilt from the event store, next to how
 //! fast Postgres alone reads the same rows, measured in the same run on a store of
-//! `--events` events in a fresh database (`bench_rebuild_<hex>`) that it drops at the end.
+//! `--events` user events and `--messages` chat messages in a fresh database
+//! (`bench_rebuild_<hex>`) that it drops at the end. With messages, also how fast
+//! Postgres alone writes the chat view's rows: the floor under the chat rebuild.
 //!
 //! `cargo run --release -p bench --bin bench_rebuild -- --events 1000000`
+//! `cargo run --release -p bench --bin bench_rebuild -- --events 100000 --messages 1000000 --projections chat,notices,users`
 
 mod measure;
 mod report;
@@ -21,7 +24,7 @@ struct Config {
     /// A server the benchmark may create (and drop) a database on.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     database_url: String,
-    /// Events in the store.
+    /// User events in the store (registrations and profile updates; see `--messages`).
     #[arg(long, default_value_t = 1_000_000)]
     events: i64,
     /// Users registered (one `user.registered` each; the rest are profile updates).
@@ -78,6 +81,9 @@ async fn run(pool: &PgPool, config: &Config) -> anyhow::Result<()> {
         measure::read_streamed(pool).await?,
         measure::count_on_server(pool).await?,
     ];
+    if config.messages > 0 {
+        timings.push(measure::insert_messages_on_server(pool, config.messages).await?);
+    }
     let schema = audit::scratch::scratch_name();
     let projections = measure::projections(pool, &config.projections);
     let tables: Vec<&str> = projections

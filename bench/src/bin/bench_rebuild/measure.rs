@@ -73,6 +73,32 @@ pub async fn count_on_server(pool: &PgPool) -> anyhow::Result<Timing> {
     })
 }
 
+/// Postgres writing `count` rows of `chat_messages` into a fresh copy of the table, in
+/// one `INSERT … SELECT` (no client, no decoding, nothing read): the floor under a
+/// rebuild of the chat view, which must write a row per message into the same indexes.
+pub async fn insert_messages_on_server(pool: &PgPool, count: i64) -> anyhow::Result<Timing> {
+    let schema = audit::scratch::scratch_name();
+    audit::scratch::create(pool, &schema, &["chat_messages"]).await?;
+    let started = Instant::now();
+    let inserted = sqlx::query(&format!(
+        "INSERT INTO {schema}.chat_messages
+                (conversation_id, seq, message_id, sender_id, text, sent_at, position)
+         SELECT '5f0c0f7e-6a43-4a8e-9d7e-2b1f6f0d3c11', g, gen_random_uuid(),
+                'bench-user-000000', 'A message of about the usual length, sent.', now(), g
+           FROM generate_series(1, $1) AS g"
+    ))
+    .bind(count)
+    .execute(pool)
+    .await;
+    let elapsed = started.elapsed();
+    audit::scratch::drop_scratch(pool, &schema).await?;
+    Ok(Timing {
+        what: "write: chat_messages rows on the server".into(),
+        events: inserted?.rows_affected(),
+        elapsed,
+    })
+}
+
 /// `projection` rebuilt from the whole feed into the scratch `schema`, `batch` events
 /// per transaction, with fresh keys (an empty key cache, as in a new verifier).
 pub async fn rebuild(

@@ -20,12 +20,13 @@ pub async fn machine(pool: &PgPool, config: &Config, seeding: Duration) -> anyho
             .fetch_one(pool)
             .await?;
     write(&format!(
-        "{}store:     {} events ({} users, the rest user.profile_updated), events table {size}\n\
+        "{}store:     {} user events ({} users, the rest user.profile_updated) and {} messages, events table {size}\n\
          rebuild:   read {} events at a time, into a scratch schema; folded rows written every {} rows\n\
          seeding:   {:.1} s\n\n",
         bench::machine(pool).await?,
         config.events,
         config.users,
+        config.messages,
         config.batch,
         projector::replay::DEFAULT_ROWS,
         seeding.as_secs_f64()
