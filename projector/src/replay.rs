@@ -78,7 +78,9 @@ pub trait Bulk: Send {
         events: &[StoredEvent],
     ) -> Result<(), ProjectionError>;
 
-    /// Whether it holds enough to write now, and the rebuild should commit.
+    /// Whether it holds enough to write now, and the rebuild should commit. The rebuild
+    /// also commits, after a flush, once a fold has written anything: a transaction that
+    /// has written must not stay open across batches.
     fn full(&self) -> bool;
 
     /// Writes what it holds; the rebuild commits right after.
@@ -180,7 +182,7 @@ pub async fn rebuild_reporting(
         let events = events?;
         bulk.fold(&mut tx, &events).await?;
         applied += events.len() as u64;
-        if bulk.full() {
+        if bulk.full() || holds_back_the_feed(&mut tx).await? {
             bulk.flush(&mut tx).await?;
             tx.commit().await?;
             tx = begin(pool, options).await?;
@@ -190,6 +192,16 @@ pub async fn rebuild_reporting(
     bulk.flush(&mut tx).await?;
     tx.commit().await?;
     Ok(applied)
+}
+
+/// Whether `tx` has written (has a transaction id). An open transaction that has written
+/// holds back the feed of every reader on the server ([`FeedReader`]): the relay would
+/// stop publishing while a rebuild folds. A rebuild therefore commits after any batch
+/// whose folding wrote, and keeps only reads open across batches.
+async fn holds_back_the_feed(tx: &mut PgConnection) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT pg_current_xact_id_if_assigned() IS NOT NULL")
+        .fetch_one(tx)
+        .await
 }
 
 /// A rebuild's transaction: asynchronous commit, names resolved in its schema.

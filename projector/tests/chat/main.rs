@@ -429,3 +429,76 @@ async fn an_erased_authors_texts_and_titles_are_null_in_a_replay(pool: PgPool) {
     });
     assert_eq!(to_bob("chat.message"), data);
 }
+
+/// A rebuild keeps no transaction that has written open from one batch to the next: such
+/// a transaction would hold back every reader of the feed, the relay included, until it
+/// ended. Checked from another connection after every batch, for the chat view (a commit
+/// each batch) and for `notices`, which folds names across batches but writes its chat
+/// tables as it goes.
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn a_rebuild_leaves_no_write_open_between_batches(pool: PgPool) {
+    script(&pool).await;
+    let to = FeedReader::new(pool.clone())
+        .last_committed()
+        .await
+        .expect("last committed");
+    let schema = "open_writes";
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&pool)
+        .await
+        .expect("schema");
+    let connect = pool.connect_options().as_ref().clone();
+    for projection in chat_and_notices(&pool) {
+        for table in projection.tables() {
+            scratch_copy(&pool, table, &format!("{schema}.{table}")).await;
+        }
+        let mut seen = Vec::new();
+        let mut after_batch = |applied: u64| {
+            let connect = connect.clone();
+            let writing = std::thread::spawn(move || open_writes(connect))
+                .join()
+                .expect("checked");
+            seen.push((applied, writing));
+        };
+        let options = RebuildOptions::into_schema(schema, 2);
+        replay::rebuild_reporting(
+            &pool,
+            projection.as_ref(),
+            Cursor::START,
+            to,
+            &options,
+            &mut after_batch,
+        )
+        .await
+        .expect("rebuild");
+        assert!(seen.len() > 3, "{}: batches {seen:?}", projection.name());
+        assert!(
+            seen.iter().all(|&(_, writing)| writing == 0),
+            "{}: (events applied, transactions with writes open): {seen:?}",
+            projection.name()
+        );
+    }
+}
+
+/// The transactions of this database, other than the asking one, that have written and
+/// are still open; asked on a connection and runtime of its own.
+fn open_writes(connect: sqlx::postgres::PgConnectOptions) -> i64 {
+    use sqlx::Connection;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async move {
+        let mut connection = sqlx::PgConnection::connect_with(&connect)
+            .await
+            .expect("connect");
+        sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+              WHERE datname = current_database() AND backend_xid IS NOT NULL
+                AND pid <> pg_backend_pid()",
+        )
+        .fetch_one(&mut connection)
+        .await
+        .expect("activity")
+    })
+}
