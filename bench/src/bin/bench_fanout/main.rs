@@ -17,8 +17,10 @@
 //! The bench holds one socket per user and the node one per client: both need an
 //! open-files limit above `--sockets` (the node inherits the bench's).
 //!
-//! `cargo build --release -p bench --bin bench_fanout -p pagenow &&
+//! `cargo build --release -p bench --bin bench_fanout && cargo build --release -p pagenow &&
 //!  DATABASE_URL=… NATS_SERVER_BIN=/usr/sbin/nats-server ./target/release/bench_fanout`
+//! (two builds: `--bin` applies to every package named, so one command would not build
+//! `pagenow`).
 
 mod node;
 mod publish;
