@@ -320,28 +320,40 @@ impl App {
     }
 }
 
-/// How often the NATS connection's count of connections is looked at.
+/// How often the NATS connection's state and count of connections are looked at.
 const BROKER_WATCH_INTERVAL: Duration = Duration::from_millis(100);
 
-/// Tells the sessions each time the NATS client has connected again (its count of
-/// connections grew), until `stop` completes.
+/// Tells the sessions when the NATS connection is lost and when the client has connected
+/// again (its count of connections grew), until `stop` completes. Sessions are closed as
+/// soon as the loss is seen, not only once the connection is back: after a reconnection
+/// the sessions would otherwise forward new live notices until the next look, and a
+/// client reconnecting after one of those would start past what was published while
+/// its subscription was away.
 async fn watch_broker(
     nats: async_nats::Client,
     sessions: Sessions,
     stop: impl Future<Output = ()>,
 ) {
+    use async_nats::connection::State;
     let connects = || {
         nats.statistics()
             .connects
             .load(std::sync::atomic::Ordering::Relaxed)
     };
     let mut seen = connects();
+    let mut was_connected = nats.connection_state() == State::Connected;
     tokio::pin!(stop);
     loop {
         tokio::select! {
             () = &mut stop => return,
             () = tokio::time::sleep(BROKER_WATCH_INTERVAL) => {}
         }
+        let connected = nats.connection_state() == State::Connected;
+        if was_connected && !connected {
+            tracing::warn!("NATS connection lost: sockets are closed to recover what they miss");
+            sessions.broker_reconnected();
+        }
+        was_connected = connected;
         let now = connects();
         if now > seen {
             tracing::warn!(

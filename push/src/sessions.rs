@@ -81,7 +81,7 @@ impl Sessions {
         self.broker.subscribe()
     }
 
-    /// Tells every session that the NATS connection came back after a break.
+    /// Tells every session that the NATS connection broke, or came back after a break.
     pub(crate) fn broker_reconnected(&self) {
         self.broker.send_modify(|count| *count += 1);
     }
