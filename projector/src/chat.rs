@@ -193,32 +193,36 @@ impl Chat {
         .await?;
         Ok(())
     }
+}
 
-    /// `event` decoded, if it is one this view follows.
-    fn decode(&self, event: &StoredEvent) -> Result<Option<Followed>, ProjectionError> {
-        let up = &self.upcasters;
+/// A chat event: what the chat view and the chat notices follow.
+pub(crate) enum ChatEvent {
+    Conversation(ConversationEvent),
+    Message(MessageSent),
+}
+
+impl ChatEvent {
+    /// `event` decoded, if it is a conversation event or a sent message.
+    pub(crate) fn decode(
+        event: &StoredEvent,
+        upcasters: &Upcasters,
+    ) -> Result<Option<Self>, codec::CodecError> {
         if let Some(decoded) = codec::decode_stored(
             event,
             chat::AGGREGATE_TYPE,
-            up,
+            upcasters,
             ConversationEvent::current_version,
         )? {
-            return Ok(Some(Followed::Conversation(decoded)));
+            return Ok(Some(Self::Conversation(decoded)));
         }
         let sent = codec::decode_stored(
             event,
             message::AGGREGATE_TYPE,
-            up,
+            upcasters,
             MessageEvent::current_version,
         )?;
-        Ok(sent.map(|MessageEvent::Sent(e)| Followed::Message(e)))
+        Ok(sent.map(|MessageEvent::Sent(e)| Self::Message(e)))
     }
-}
-
-/// An event this view follows.
-enum Followed {
-    Conversation(ConversationEvent),
-    Message(MessageSent),
 }
 
 /// The columns of a run of messages, for `UNNEST`.
@@ -353,9 +357,9 @@ impl Projection for Chat {
     ) -> Result<Vec<Addressed>, ProjectionError> {
         let mut run = Vec::new();
         for event in events {
-            match self.decode(event)? {
-                Some(Followed::Message(e)) => run.push((e, event.position)),
-                Some(Followed::Conversation(e)) => {
+            match ChatEvent::decode(event, &self.upcasters)? {
+                Some(ChatEvent::Message(e)) => run.push((e, event.position)),
+                Some(ChatEvent::Conversation(e)) => {
                     self.sent(tx, &run).await?;
                     run.clear();
                     self.conversation(tx, &e, event.position).await?;

@@ -32,6 +32,7 @@ pub mod replay;
 pub mod runner;
 pub mod shares;
 pub mod users;
+mod window;
 
 use std::sync::Arc;
 

@@ -23,8 +23,6 @@ mod chat;
 mod fold;
 
 use async_trait::async_trait;
-use domain::chat::message::{self, MessageEvent};
-use domain::chat::{self as conversation, ConversationEvent};
 use domain::friendship::{self, FriendshipEvent};
 use domain::share::{self, ShareCreated, ShareEvent};
 use domain::user::{self, ProfileUpdated, UserEvent, UserId};
@@ -35,6 +33,7 @@ use personal_data::{Keys, Sealed};
 use serde_json::{json, Value};
 use sqlx::PgConnection;
 
+use crate::chat::ChatEvent;
 use crate::replay::{Bulk, RebuildOptions};
 use crate::{users, Projection, ProjectionError};
 
@@ -305,22 +304,10 @@ impl Projection for Notices {
         )? {
             return self.share(tx, event, &e).await;
         }
-        if let Some(decoded) = codec::decode_stored(
-            event,
-            conversation::AGGREGATE_TYPE,
-            up,
-            ConversationEvent::current_version,
-        )? {
-            return self.conversation(tx, event, &decoded).await;
+        match ChatEvent::decode(event, up)? {
+            Some(ChatEvent::Conversation(decoded)) => self.conversation(tx, event, &decoded).await,
+            Some(ChatEvent::Message(e)) => self.message(tx, event, &e).await,
+            None => Ok(vec![]),
         }
-        if let Some(MessageEvent::Sent(e)) = codec::decode_stored(
-            event,
-            message::AGGREGATE_TYPE,
-            up,
-            MessageEvent::current_version,
-        )? {
-            return self.message(tx, event, &e).await;
-        }
-        Ok(vec![])
     }
 }

@@ -5,10 +5,8 @@
 //! overwrites is never opened. The live projection folds one batch at a time; a rebuild
 //! keeps the rows across batches, so a user's many events cost one write per window.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
-use domain::user::{ProfileField, ProfileUpdated, UserEvent, AGGREGATE_TYPE};
+use domain::user::{ProfileField, ProfileUpdated, UserEvent, UserRegistered, AGGREGATE_TYPE};
 use event_store::codec;
 use event_store::StoredEvent;
 use personal_data::Sealed;
@@ -17,31 +15,35 @@ use sqlx::PgConnection;
 use super::row::{self, Text, UserRow};
 use super::{fields, Users};
 use crate::replay::Bulk;
+use crate::window::Window;
 use crate::ProjectionError;
 
 /// Rows being folded, by user id.
 pub struct Folding<'a> {
     users: &'a Users,
-    rows: HashMap<String, Held>,
-    /// Rows changed since the last write.
-    changed: usize,
-    /// Changed rows to hold before [`Bulk::full`]; also the most rows kept after a write.
-    budget: usize,
+    rows: Window<Pending>,
 }
 
-/// A row, the sealed values still to be opened into it, and whether it changed.
-struct Held {
+/// A row and the sealed values still to be opened into it.
+struct Pending {
     row: UserRow,
     sealed: Vec<(Text, Sealed)>,
-    changed: bool,
 }
 
-impl Held {
+impl Pending {
+    /// The row a registration makes anew, its personal values sealed.
+    fn registered(e: &UserRegistered, position: i64) -> Self {
+        let mut pending = Self::loaded(UserRow::registered(e, position));
+        pending.seal(Text::Email, &e.email);
+        pending.seal(Text::FirstName, &e.first_name);
+        pending.seal(Text::LastName, &e.last_name);
+        pending
+    }
+
     fn loaded(row: UserRow) -> Self {
         Self {
             row,
             sealed: Vec::new(),
-            changed: false,
         }
     }
 
@@ -51,7 +53,7 @@ impl Held {
         self.sealed.push((text, sealed.clone()));
     }
 
-    /// `text` becomes `value`, which needs no opening.
+    /// `text` becomes `value`: sealed, or none.
     fn set(&mut self, text: Text, value: Option<&Sealed>) {
         match value {
             Some(sealed) => self.seal(text, sealed),
@@ -92,39 +94,8 @@ impl<'a> Folding<'a> {
     pub fn new(users: &'a Users, budget: usize) -> Self {
         Self {
             users,
-            rows: HashMap::new(),
-            changed: 0,
-            budget,
+            rows: Window::new(budget),
         }
-    }
-
-    /// The rows of `ids` not held yet, read from the table (users with no row stay
-    /// absent).
-    async fn load_missing(
-        &mut self,
-        tx: &mut PgConnection,
-        ids: &mut Vec<&str>,
-    ) -> Result<(), sqlx::Error> {
-        ids.retain(|id| !self.rows.contains_key(*id));
-        if ids.is_empty() {
-            return Ok(());
-        }
-        ids.sort_unstable();
-        ids.dedup();
-        for (id, row) in row::load(tx, &self.users.table, ids).await? {
-            self.rows.insert(id, Held::loaded(row));
-        }
-        Ok(())
-    }
-
-    /// The held row of `user_id`, counted as changed.
-    fn change(&mut self, user_id: &str) -> Option<&mut Held> {
-        let held = self.rows.get_mut(user_id)?;
-        if !held.changed {
-            held.changed = true;
-            self.changed += 1;
-        }
-        Some(held)
     }
 }
 
@@ -147,62 +118,48 @@ impl Bulk for Folding<'_> {
                 decoded.push((event, user_event));
             }
         }
-        let mut ids: Vec<&str> = decoded
-            .iter()
-            .map(|(e, _)| e.aggregate_id.as_str())
-            .collect();
-        self.load_missing(tx, &mut ids).await?;
+        let missing = self
+            .rows
+            .missing(decoded.iter().map(|(e, _)| e.aggregate_id.as_str()));
+        if !missing.is_empty() {
+            for (id, row) in row::load(tx, &self.users.table, &missing).await? {
+                self.rows.loaded(id, Pending::loaded(row));
+            }
+        }
         for (event, user_event) in decoded {
-            let position = event.position;
+            let (id, position) = (event.aggregate_id.as_str(), event.position);
             if let UserEvent::Registered(e) = &user_event {
                 // A registration makes the row anew, whatever was there.
-                let mut held = Held::loaded(UserRow::registered(e, position));
-                held.seal(Text::Email, &e.email);
-                held.seal(Text::FirstName, &e.first_name);
-                held.seal(Text::LastName, &e.last_name);
-                self.rows.insert(event.aggregate_id.clone(), held);
-                self.change(&event.aggregate_id);
+                self.rows.replace(id, Pending::registered(e, position));
                 continue;
             }
             // Events of a user with no row change nothing, as an UPDATE would.
-            let Some(held) = self.change(&event.aggregate_id) else {
+            let Some(pending) = self.rows.change(id) else {
                 continue;
             };
             match &user_event {
-                UserEvent::ProfileUpdated(e) => held.updated(e, position),
-                _ => held.row.counted(position),
+                UserEvent::ProfileUpdated(e) => pending.updated(e, position),
+                _ => pending.row.counted(position),
             }
         }
         Ok(())
     }
 
     fn full(&self) -> bool {
-        self.changed >= self.budget
+        self.rows.full()
     }
 
-    /// Opens the sealed values of the changed rows and writes those rows; then forgets
-    /// every row if it holds more than its budget.
+    /// Opens the sealed values of the changed rows and writes those rows.
     async fn flush(&mut self, tx: &mut PgConnection) -> Result<(), ProjectionError> {
         let keys = &self.users.keys;
-        for held in self.rows.values_mut().filter(|h| h.changed) {
-            for (text, sealed) in held.sealed.drain(..) {
-                *held.row.text_mut(text) = keys.open(&sealed).await?.into_text();
+        for (_, pending) in self.rows.changed_mut() {
+            for (text, sealed) in pending.sealed.drain(..) {
+                *pending.row.text_mut(text) = keys.open(&sealed).await?.into_text();
             }
         }
-        let changed: Vec<&UserRow> = self
-            .rows
-            .values()
-            .filter(|h| h.changed)
-            .map(|h| &h.row)
-            .collect();
+        let changed: Vec<&UserRow> = self.rows.changed().map(|(_, p)| &p.row).collect();
         row::write(tx, &self.users.table, &changed).await?;
-        for held in self.rows.values_mut() {
-            held.changed = false;
-        }
-        self.changed = 0;
-        if self.rows.len() > self.budget {
-            self.rows.clear();
-        }
+        self.rows.written();
         Ok(())
     }
 }

@@ -10,33 +10,29 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use domain::chat::message::{self, MessageEvent, MessageSent};
-use domain::chat::{self as conversation, ConversationEvent};
+use domain::chat::message::MessageSent;
 use domain::user::{self, UserEvent};
 use event_store::codec;
 use event_store::StoredEvent;
-use personal_data::Sealed;
+use personal_data::{Keys, Sealed};
 use sqlx::PgConnection;
 
 use super::Notices;
+use crate::chat::ChatEvent;
 use crate::replay::Bulk;
+use crate::window::Window;
 use crate::ProjectionError;
 
 /// The names being folded, by user id.
 pub(super) struct Folding<'a> {
     notices: &'a Notices,
-    names: HashMap<String, Held>,
-    /// Users whose names changed since the last write.
-    changed: usize,
-    /// Changed users to hold before [`Bulk::full`]; also the most kept after a write.
-    budget: usize,
+    names: Window<Names>,
 }
 
 /// One user's names: as read, or sealed until written.
-struct Held {
+struct Names {
     first_name: Name,
     last_name: Name,
-    changed: bool,
 }
 
 enum Name {
@@ -44,83 +40,82 @@ enum Name {
     Sealed(Sealed),
 }
 
+impl Name {
+    /// Opens a sealed name; an opened one stays.
+    async fn open(&mut self, keys: &Keys) -> Result<(), ProjectionError> {
+        if let Self::Sealed(sealed) = self {
+            *self = Self::Opened(keys.open(sealed).await?.into_text());
+        }
+        Ok(())
+    }
+
+    fn text(&self) -> Option<String> {
+        match self {
+            Self::Opened(text) => text.clone(),
+            Self::Sealed(_) => None,
+        }
+    }
+}
+
 impl<'a> Folding<'a> {
     pub(super) fn new(notices: &'a Notices, budget: usize) -> Self {
         Self {
             notices,
-            names: HashMap::new(),
-            changed: 0,
-            budget,
+            names: Window::new(budget),
         }
     }
 
-    /// The names of `ids` not held yet, read from the table (users with no row stay
-    /// absent).
-    async fn load_missing(
+    /// Holds the names of those of `ids` not held yet, read from the table (users with
+    /// no row stay absent).
+    async fn load_missing<'i>(
         &mut self,
         tx: &mut PgConnection,
-        mut ids: Vec<&str>,
+        ids: impl IntoIterator<Item = &'i str>,
     ) -> Result<(), sqlx::Error> {
-        ids.retain(|id| !self.names.contains_key(*id));
-        if ids.is_empty() {
+        let missing = self.names.missing(ids);
+        if missing.is_empty() {
             return Ok(());
         }
-        ids.sort_unstable();
-        ids.dedup();
         let sql = format!(
             "SELECT user_id, first_name, last_name FROM {} WHERE user_id = ANY($1)",
             self.notices.names
         );
         let rows: Vec<(String, Option<String>, Option<String>)> =
-            sqlx::query_as(&sql).bind(&ids).fetch_all(tx).await?;
+            sqlx::query_as(&sql).bind(&missing).fetch_all(tx).await?;
         for (id, first_name, last_name) in rows {
-            let held = Held {
+            let names = Names {
                 first_name: Name::Opened(first_name),
                 last_name: Name::Opened(last_name),
-                changed: false,
             };
-            self.names.insert(id, held);
+            self.names.loaded(id, names);
         }
         Ok(())
     }
 
     /// Folds one user event: a registration sets both names, whatever was there; a
-    /// profile update changes those it carries, of a user who has names.
+    /// profile update changes those it carries, of a user who has names (as an UPDATE
+    /// would).
     fn user(&mut self, user_id: &str, event: UserEvent) {
-        let (first_name, last_name) = match event {
-            UserEvent::Registered(e) => {
-                self.names
-                    .entry(user_id.to_owned())
-                    .or_insert_with(Held::unnamed);
-                (Some(e.first_name), Some(e.last_name))
+        let names = match event {
+            UserEvent::Registered(e) => Names {
+                first_name: Name::Sealed(e.first_name),
+                last_name: Name::Sealed(e.last_name),
+            },
+            UserEvent::ProfileUpdated(e) => {
+                let Some(names) = self.names.change(user_id) else {
+                    return;
+                };
+                if let Some(sealed) = e.first_name {
+                    names.first_name = Name::Sealed(sealed);
+                }
+                if let Some(sealed) = e.last_name {
+                    names.last_name = Name::Sealed(sealed);
+                }
+                return;
             }
-            UserEvent::ProfileUpdated(e) => (e.first_name, e.last_name),
             _ => return,
         };
-        // A user with no names is not renamed, as an UPDATE would not.
-        let Some(held) = self.names.get_mut(user_id) else {
-            return;
-        };
-        if let Some(sealed) = first_name {
-            held.first_name = Name::Sealed(sealed);
-        }
-        if let Some(sealed) = last_name {
-            held.last_name = Name::Sealed(sealed);
-        }
-        if !held.changed {
-            held.changed = true;
-            self.changed += 1;
-        }
-    }
-}
-
-impl Held {
-    fn unnamed() -> Self {
-        Self {
-            first_name: Name::Opened(None),
-            last_name: Name::Opened(None),
-            changed: false,
-        }
+        self.names.replace(user_id, names);
     }
 }
 
@@ -199,8 +194,8 @@ impl Bulk for Folding<'_> {
                 users.push((event.aggregate_id.as_str(), decoded));
             }
         }
-        let ids = users.iter().map(|(id, _)| *id).collect();
-        self.load_missing(tx, ids).await?;
+        self.load_missing(tx, users.iter().map(|(id, _)| *id))
+            .await?;
         for (user_id, event) in users {
             self.user(user_id, event);
         }
@@ -208,22 +203,14 @@ impl Bulk for Folding<'_> {
         // two of them counted in one statement.
         let mut run = Vec::new();
         for event in events {
-            if let Some(decoded) = codec::decode_stored(
-                event,
-                conversation::AGGREGATE_TYPE,
-                up,
-                ConversationEvent::current_version,
-            )? {
-                count_run(tx, &run).await?;
-                run.clear();
-                self.notices.conversation(tx, event, &decoded).await?;
-            } else if let Some(MessageEvent::Sent(e)) = codec::decode_stored(
-                event,
-                message::AGGREGATE_TYPE,
-                up,
-                MessageEvent::current_version,
-            )? {
-                run.push(e);
+            match ChatEvent::decode(event, up)? {
+                Some(ChatEvent::Conversation(decoded)) => {
+                    count_run(tx, &run).await?;
+                    run.clear();
+                    self.notices.conversation(tx, event, &decoded).await?;
+                }
+                Some(ChatEvent::Message(e)) => run.push(e),
+                None => {}
             }
         }
         count_run(tx, &run).await?;
@@ -231,27 +218,21 @@ impl Bulk for Folding<'_> {
     }
 
     fn full(&self) -> bool {
-        self.changed >= self.budget
+        self.names.full()
     }
 
-    /// Opens the changed names and writes them in one statement; then forgets every
-    /// user if it holds more than its budget.
+    /// Opens the changed names and writes them in one statement.
     async fn flush(&mut self, tx: &mut PgConnection) -> Result<(), ProjectionError> {
         let keys = &self.notices.keys;
+        for (_, names) in self.names.changed_mut() {
+            names.first_name.open(keys).await?;
+            names.last_name.open(keys).await?;
+        }
         let (mut ids, mut firsts, mut lasts) = (Vec::new(), Vec::new(), Vec::new());
-        for (id, held) in self.names.iter_mut().filter(|(_, h)| h.changed) {
-            for name in [&mut held.first_name, &mut held.last_name] {
-                if let Name::Sealed(sealed) = name {
-                    *name = Name::Opened(keys.open(sealed).await?.into_text());
-                }
-            }
-            let opened = |name: &Name| match name {
-                Name::Opened(text) => text.clone(),
-                Name::Sealed(_) => None,
-            };
-            ids.push(id.as_str());
-            firsts.push(opened(&held.first_name));
-            lasts.push(opened(&held.last_name));
+        for (id, names) in self.names.changed() {
+            ids.push(id);
+            firsts.push(names.first_name.text());
+            lasts.push(names.last_name.text());
         }
         if !ids.is_empty() {
             let sql = format!(
@@ -268,13 +249,7 @@ impl Bulk for Folding<'_> {
                 .execute(&mut *tx)
                 .await?;
         }
-        for held in self.names.values_mut() {
-            held.changed = false;
-        }
-        self.changed = 0;
-        if self.names.len() > self.budget {
-            self.names.clear();
-        }
+        self.names.written();
         Ok(())
     }
 }
