@@ -121,7 +121,20 @@ fn commands() -> OpenApiRouter<AppState> {
         .merge(chat::routes())
 }
 
-fn document(api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+fn document(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    use utoipa::{PartialSchema, ToSchema};
+    // The bodies of the answers named by `IntoResponses` types (`CarriedOut`,
+    // `ConversationCarriedOut`) are not collected from the handlers.
+    let schemas = &mut api.components.get_or_insert_with(Default::default).schemas;
+    for (name, schema) in [
+        (users::Accepted::name(), users::Accepted::schema()),
+        (
+            chat::ConversationAccepted::name(),
+            chat::ConversationAccepted::schema(),
+        ),
+    ] {
+        schemas.insert(name.into_owned(), schema);
+    }
     http_api::openapi::finish(
         api,
         "PageNow command API",

@@ -65,6 +65,16 @@ pub struct ConversationAccepted {
     pub accepted: Accepted,
 }
 
+/// `200` with [`ConversationAccepted`], as [`crate::users::CarriedOut`] for the
+/// conversation commands.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 200,
+    description = "Carried out, or nothing to change: `position` lets a query read this write"
+)]
+#[allow(dead_code)] // describes an answer; never built
+pub struct ConversationCarriedOut(ConversationAccepted);
+
 /// The answer to `send-message`: the message's id, and [`Accepted`]'s fields.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MessageAccepted {
@@ -216,7 +226,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     tag = "chat",
     request_body = StartDirectBody,
     responses(
-        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = ConversationAccepted),
+        ConversationCarriedOut,
         http_api::openapi::Forbidden,
         http_api::openapi::NotFound,
     )
@@ -251,7 +261,7 @@ async fn start_direct_conversation(
     tag = "chat",
     request_body = CreateGroupBody,
     responses(
-        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = ConversationAccepted),
+        ConversationCarriedOut,
         http_api::openapi::Forbidden,
         http_api::openapi::NotFound,
     )
@@ -290,7 +300,7 @@ async fn create_group_conversation(
     tag = "chat",
     request_body = AddParticipantBody,
     responses(
-        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = ConversationAccepted),
+        ConversationCarriedOut,
         http_api::openapi::Forbidden,
         http_api::openapi::NotFound,
     )
@@ -323,7 +333,7 @@ async fn add_participant(
     tag = "chat",
     request_body = LeaveBody,
     responses(
-        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = ConversationAccepted),
+        ConversationCarriedOut,
         http_api::openapi::Forbidden,
         http_api::openapi::NotFound,
     )
@@ -353,7 +363,7 @@ async fn leave_conversation(
     tag = "chat",
     request_body = RenameBody,
     responses(
-        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = ConversationAccepted),
+        ConversationCarriedOut,
         http_api::openapi::Forbidden,
         http_api::openapi::NotFound,
     )
@@ -408,7 +418,7 @@ async fn send_message(
     tag = "chat",
     request_body = ReadBody,
     responses(
-        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = ConversationAccepted),
+        ConversationCarriedOut,
         http_api::openapi::Forbidden,
         http_api::openapi::NotFound,
     )

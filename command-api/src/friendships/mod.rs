@@ -88,7 +88,7 @@ pub struct OtherUser {
     tag = "friendships",
     request_body = OtherUser,
     responses(
-        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = Accepted),
+        crate::users::CarriedOut,
         http_api::openapi::Forbidden,
         http_api::openapi::NotFound,
     )
@@ -120,7 +120,7 @@ async fn send_friend_request(
     tag = "friendships",
     request_body = OtherUser,
     responses(
-        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = Accepted),
+        crate::users::CarriedOut,
         http_api::openapi::Forbidden,
         http_api::openapi::NotFound,
     )
@@ -144,7 +144,7 @@ async fn accept_friend_request(
     tag = "friendships",
     request_body = OtherUser,
     responses(
-        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = Accepted),
+        crate::users::CarriedOut,
         http_api::openapi::Forbidden,
         http_api::openapi::NotFound,
     )
@@ -168,7 +168,7 @@ async fn decline_friend_request(
     tag = "friendships",
     request_body = OtherUser,
     responses(
-        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = Accepted),
+        crate::users::CarriedOut,
         http_api::openapi::Forbidden,
         http_api::openapi::NotFound,
     )
@@ -192,7 +192,7 @@ async fn cancel_friend_request(
     tag = "friendships",
     request_body = OtherUser,
     responses(
-        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = Accepted),
+        crate::users::CarriedOut,
         http_api::openapi::Forbidden,
         http_api::openapi::NotFound,
     )

@@ -169,7 +169,7 @@ async fn share_url(
     tag = "shares",
     request_body = SeenBody,
     responses(
-        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = Accepted),
+        crate::users::CarriedOut,
         http_api::openapi::NotFound,
     )
 )]
@@ -203,7 +203,7 @@ async fn mark_share_seen(
     tag = "shares",
     request_body = AllSeenBody,
     responses(
-        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = Accepted),
+        crate::users::CarriedOut,
     )
 )]
 async fn mark_all_shares_seen(

@@ -42,6 +42,16 @@ pub struct Accepted {
     pub events: usize,
 }
 
+/// `200` with [`Accepted`]: what every command that answers no new id names among its
+/// responses (`responses(CarriedOut, …)`).
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 200,
+    description = "Carried out, or nothing to change: `position` lets a query read this write"
+)]
+#[allow(dead_code)] // describes an answer; never built
+pub struct CarriedOut(Accepted);
+
 impl From<Committed> for Accepted {
     fn from(committed: Committed) -> Self {
         Self {
@@ -59,7 +69,7 @@ impl From<Committed> for Accepted {
     tag = "users",
     request_body = RegisterBody,
     responses(
-        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = Accepted),
+        crate::users::CarriedOut,
     )
 )]
 async fn register_user(
@@ -98,7 +108,7 @@ async fn register_user(
     tag = "users",
     request_body = UpdateBody,
     responses(
-        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = Accepted),
+        crate::users::CarriedOut,
     )
 )]
 async fn update_profile(

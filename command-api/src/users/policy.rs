@@ -39,7 +39,7 @@ pub struct DomainBody {
     tag = "users",
     request_body = ModeBody,
     responses(
-        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = Accepted),
+        crate::users::CarriedOut,
     )
 )]
 pub(super) async fn set_share_mode(
@@ -64,7 +64,7 @@ pub(super) async fn set_share_mode(
     tag = "users",
     request_body = DomainBody,
     responses(
-        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = Accepted),
+        crate::users::CarriedOut,
     )
 )]
 pub(super) async fn share_domain(
@@ -89,7 +89,7 @@ pub(super) async fn share_domain(
     tag = "users",
     request_body = DomainBody,
     responses(
-        (status = OK, description = "Carried out, or nothing to change: `position` lets a query read this write", body = Accepted),
+        crate::users::CarriedOut,
     )
 )]
 pub(super) async fn stop_sharing_domain(
