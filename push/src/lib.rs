@@ -348,19 +348,16 @@ async fn watch_broker(
             () = &mut stop => return,
             () = tokio::time::sleep(BROKER_WATCH_INTERVAL) => {}
         }
-        let connected = nats.connection_state() == State::Connected;
-        if was_connected && !connected {
-            tracing::warn!("NATS connection lost: sockets are closed to recover what they miss");
-            sessions.broker_reconnected();
-        }
-        was_connected = connected;
-        let now = connects();
-        if now > seen {
+        let (connected, now) = (nats.connection_state() == State::Connected, connects());
+        let (lost, back) = (was_connected && !connected, now > seen);
+        if lost || back {
             tracing::warn!(
-                "NATS connection re-established: sockets are closed to recover what they missed"
+                nats.lost = lost,
+                nats.back = back,
+                "NATS connection interrupted: sockets are closed to recover what they miss"
             );
-            sessions.broker_reconnected();
-            seen = now;
+            sessions.broker_interrupted();
         }
+        (was_connected, seen) = (connected, now);
     }
 }

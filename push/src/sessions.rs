@@ -5,9 +5,9 @@
 //! an HTTP answer rather than a socket it closes at once. axum's graceful shutdown does
 //! not wait for upgraded connections, so the sessions are tracked here too:
 //! [`App::run`](crate::App::run) cancels them once the shutdown signal fires and waits for
-//! each to have sent its Close frame. When the node's NATS connection comes back after a
-//! break, live notices may have been missed meanwhile (core NATS keeps nothing for an
-//! absent subscriber): every session is told ([`Sessions::broker_reconnected`]) and
+//! each to have sent its Close frame. When the node's NATS connection breaks, live
+//! notices may be missed until it is back (core NATS keeps nothing for an absent
+//! subscriber): every session is told ([`Sessions::broker_interrupted`]) and
 //! closes with "try again", and its client reconnects with its position and recovers
 //! them from the history. Presence is not tracked per node: a user's
 //! presence is what they report, kept in the shared bucket (see `presence`).
@@ -76,13 +76,14 @@ impl Sessions {
         self.shutdown.cancelled()
     }
 
-    /// Sees each NATS reconnection from now on: `changed()` completes at the next one.
-    pub(crate) fn broker_reconnections(&self) -> watch::Receiver<u64> {
+    /// Sees each interruption of the NATS connection from now on: `changed()` completes
+    /// at the next one.
+    pub(crate) fn broker_interruptions(&self) -> watch::Receiver<u64> {
         self.broker.subscribe()
     }
 
     /// Tells every session that the NATS connection broke, or came back after a break.
-    pub(crate) fn broker_reconnected(&self) {
+    pub(crate) fn broker_interrupted(&self) {
         self.broker.send_modify(|count| *count += 1);
     }
 

@@ -70,8 +70,9 @@ enum End {
 /// What woke the session loop up.
 enum Event {
     Shutdown,
-    /// NATS came back after a break: live notices may have been missed.
-    BrokerReconnected,
+    /// The NATS connection broke, or came back after a break: live notices may have
+    /// been missed.
+    BrokerInterrupted,
     Keepalive(Tick),
     Written(Result<(), axum::Error>),
     Client(Option<Result<Message, axum::Error>>),
@@ -133,7 +134,7 @@ async fn subscribe_to(session: &Session, subject: String) -> Option<Subscriber> 
 
 /// Recovers, says `ready`, then delivers live notices until the session ends.
 async fn deliver(sink: &mut Sink, stream: &mut Stream, live: &mut Live, session: &Session) -> End {
-    let mut broker = session.sessions.broker_reconnections();
+    let mut broker = session.sessions.broker_interruptions();
     let (mut outbox, mut seam) = match start(&mut live.notices, session).await {
         Ok(started) => started,
         Err(end) => return end,
@@ -144,7 +145,7 @@ async fn deliver(sink: &mut Sink, stream: &mut Stream, live: &mut Live, session:
         let event = tokio::select! {
             biased;
             () = session.sessions.closing() => Event::Shutdown,
-            Ok(()) = broker.changed() => Event::BrokerReconnected,
+            Ok(()) = broker.changed() => Event::BrokerInterrupted,
             tick = keepalive.next() => Event::Keepalive(tick),
             written = outbox.write(sink), if outbox.has_work() => Event::Written(written),
             frame = stream.next() => Event::Client(frame),
@@ -247,7 +248,7 @@ async fn recover_holding(
 fn handle(event: Event, outbox: &mut Outbox<Message>, seam: &mut Seam) -> ControlFlow<End> {
     match event {
         Event::Shutdown => ControlFlow::Break(End::Closed(CloseReason::GoingAway)),
-        Event::BrokerReconnected => ControlFlow::Break(End::Closed(CloseReason::TryAgain)),
+        Event::BrokerInterrupted => ControlFlow::Break(End::Closed(CloseReason::TryAgain)),
         Event::Keepalive(Tick::PingDue) => queue(outbox, Message::Ping(Default::default())),
         Event::Keepalive(Tick::Silent) => ControlFlow::Break(End::Silent),
         Event::Written(Ok(())) => ControlFlow::Continue(()),
