@@ -173,11 +173,10 @@ pub async fn rebuild_reporting(
         return Ok(0);
     }
     let batch = usize::try_from(options.batch.max(1)).unwrap_or(usize::MAX);
-    let reader = ReadAhead::spawn(pool.clone(), from, to, batch);
+    let mut batches = read_ahead(pool.clone(), from, to, batch);
     let mut bulk = projection.bulk(options);
     let mut tx = begin(pool, options).await?;
     let mut applied = 0;
-    let mut batches = reader.batches;
     while let Some(events) = batches.recv().await {
         let events = events?;
         bulk.fold(&mut tx, &events).await?;
@@ -204,37 +203,39 @@ async fn holds_back_the_feed(tx: &mut PgConnection) -> Result<bool, sqlx::Error>
         .await
 }
 
-/// A rebuild's transaction: asynchronous commit, names resolved in its schema.
+/// A rebuild's transaction: asynchronous commit, names resolved in its schema (one
+/// statement).
 async fn begin(
     pool: &PgPool,
     options: &RebuildOptions,
 ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SET LOCAL synchronous_commit = off")
-        .execute(&mut *tx)
-        .await?;
-    if let Some(schema) = &options.schema {
-        set_search_path(&mut tx, schema).await?;
-    }
+    let search_path = options.schema.as_deref().map(quote_identifier);
+    sqlx::query(
+        "SELECT set_config('synchronous_commit', 'off', true),
+                set_config('search_path', coalesce($1, current_setting('search_path')), true)",
+    )
+    .bind(search_path)
+    .execute(&mut *tx)
+    .await?;
     Ok(tx)
 }
 
-/// The feed read by a task of its own, in batches, a few ahead of the reader. The task
-/// stops when the batches are dropped.
-struct ReadAhead {
-    batches: mpsc::Receiver<Result<Vec<StoredEvent>, sqlx::Error>>,
-}
-
-impl ReadAhead {
-    fn spawn(pool: PgPool, from: Cursor, to: Cursor, batch: usize) -> Self {
-        let (sender, batches) = mpsc::channel(READ_AHEAD);
-        tokio::spawn(async move {
-            if let Err(error) = read_range(&pool, from, to, batch, &sender).await {
-                let _ = sender.send(Err(error)).await;
-            }
-        });
-        Self { batches }
-    }
+/// The feed after `from` up to `to`, read by a task of its own in batches of `batch`, a
+/// few ahead of the receiver. The task stops when the receiver is dropped.
+fn read_ahead(
+    pool: PgPool,
+    from: Cursor,
+    to: Cursor,
+    batch: usize,
+) -> mpsc::Receiver<Result<Vec<StoredEvent>, sqlx::Error>> {
+    let (sender, batches) = mpsc::channel(READ_AHEAD);
+    tokio::spawn(async move {
+        if let Err(error) = read_range(&pool, from, to, batch, &sender).await {
+            let _ = sender.send(Err(error)).await;
+        }
+    });
+    batches
 }
 
 /// Sends the events after `from` up to `to`, in batches of up to `batch`; returns early,
