@@ -72,6 +72,7 @@ async fn run(pool: &PgPool, config: &Config) -> anyhow::Result<()> {
         anyhow::ensure!(config.users >= 3, "messages need --users of at least 3");
         seed::seed_messages(pool, config.messages).await?;
     }
+    seed::analyze(pool).await?;
     let seeding = started.elapsed();
     report::machine(pool, config, seeding).await?;
     // Warm the cache once, untimed, so every timed run reads from the same place.

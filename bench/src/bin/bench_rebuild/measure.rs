@@ -84,10 +84,11 @@ pub async fn insert_messages_on_server(pool: &PgPool, count: i64) -> anyhow::Res
         "INSERT INTO {schema}.chat_messages
                 (conversation_id, seq, message_id, sender_id, text, sent_at, position)
          SELECT '5f0c0f7e-6a43-4a8e-9d7e-2b1f6f0d3c11', g, gen_random_uuid(),
-                'bench-user-000000', 'A message of about the usual length, sent.', now(), g
+                $2, 'A message of about the usual length, sent.', now(), g
            FROM generate_series(1, $1) AS g"
     ))
     .bind(count)
+    .bind(crate::seed::user_id(0))
     .execute(pool)
     .await;
     let elapsed = started.elapsed();

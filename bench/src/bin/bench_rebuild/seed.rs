@@ -23,10 +23,20 @@ pub async fn seed(pool: &PgPool, users: i64, events: i64) -> anyhow::Result<()> 
     let keys = Keys::new(pool.clone());
     let mut seeded = Vec::new();
     for i in 0..users {
-        seeded.push(seal_user(&keys, &format!("bench-user-{i:06}")).await?);
+        seeded.push(seal_user(&keys, &user_id(i)).await?);
     }
     insert_registrations(pool, &seeded).await?;
     insert_updates(pool, &seeded, events - users).await?;
+    Ok(())
+}
+
+/// The id of the `i`-th user [`seed`] registers.
+pub fn user_id(i: i64) -> String {
+    format!("bench-user-{i:06}")
+}
+
+/// Brings the planner's statistics of `events` up to date after seeding.
+pub async fn analyze(pool: &PgPool) -> anyhow::Result<()> {
     sqlx::raw_sql("VACUUM ANALYZE events").execute(pool).await?;
     Ok(())
 }
@@ -125,7 +135,7 @@ pub async fn seed_messages(pool: &PgPool, count: i64) -> anyhow::Result<()> {
     use domain::chat::message::{MessageEvent, MessageSent};
     use domain::chat::{ConversationEvent, ConversationId, GroupCreated, MessageId};
     let keys = Keys::new(pool.clone());
-    let user = |i: usize| UserId::parse(&format!("bench-user-{i:06}"));
+    let user = |i: i64| UserId::parse(&user_id(i));
     let users = [user(0), user(1), user(2)]
         .into_iter()
         .collect::<Result<Vec<_>, _>>()
@@ -179,6 +189,5 @@ pub async fn seed_messages(pool: &PgPool, count: i64) -> anyhow::Result<()> {
         .await?;
         from += n;
     }
-    sqlx::raw_sql("VACUUM ANALYZE events").execute(pool).await?;
     Ok(())
 }
