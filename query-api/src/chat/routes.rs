@@ -30,6 +30,7 @@ pub struct Message {
     pub seq: i64,
     pub sender: Person,
     pub text: Option<String>,
+    #[serde(serialize_with = "http_api::time::rfc3339")]
     pub sent_at: DateTime<Utc>,
 }
 
@@ -68,8 +69,10 @@ pub struct Messages {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Participant {
     pub user: Person,
+    #[serde(serialize_with = "http_api::time::rfc3339")]
     pub joined_at: DateTime<Utc>,
     pub read_seq: i64,
+    #[serde(serialize_with = "http_api::time::rfc3339_opt")]
     pub read_at: Option<DateTime<Utc>>,
 }
 

@@ -16,6 +16,7 @@ pub struct Listed {
     pub user_id: String,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
+    #[serde(serialize_with = "http_api::time::rfc3339")]
     pub registered_at: DateTime<Utc>,
 }
 

@@ -22,6 +22,7 @@ pub struct Friend {
     pub user_id: String,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
+    #[serde(serialize_with = "http_api::time::rfc3339")]
     pub since: DateTime<Utc>,
 }
 
@@ -31,6 +32,7 @@ pub struct FriendRequest {
     pub user_id: String,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
+    #[serde(serialize_with = "http_api::time::rfc3339")]
     pub requested_at: DateTime<Utc>,
 }
 
@@ -41,8 +43,10 @@ pub struct RelationshipAnswer {
     pub user_id: String,
     pub status: Relationship,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "http_api::time::rfc3339_opt")]
     pub since: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "http_api::time::rfc3339_opt")]
     pub requested_at: Option<DateTime<Utc>>,
 }
 

@@ -24,6 +24,7 @@ pub struct PopularPage {
     /// The latest title it was shared with.
     pub title: Option<String>,
     pub share_count: i64,
+    #[serde(serialize_with = "http_api::time::rfc3339")]
     pub last_shared_at: DateTime<Utc>,
 }
 

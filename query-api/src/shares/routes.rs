@@ -31,7 +31,9 @@ pub struct Notification {
     pub sharer: Person,
     pub url: Option<String>,
     pub title: Option<String>,
+    #[serde(serialize_with = "http_api::time::rfc3339")]
     pub shared_at: DateTime<Utc>,
+    #[serde(serialize_with = "http_api::time::rfc3339_opt")]
     pub seen_at: Option<DateTime<Utc>>,
 }
 
@@ -51,6 +53,7 @@ pub struct SentShare {
     pub url: Option<String>,
     pub title: Option<String>,
     pub domain: Option<String>,
+    #[serde(serialize_with = "http_api::time::rfc3339")]
     pub shared_at: DateTime<Utc>,
     pub recipients: Vec<Person>,
     /// How many recipients have not seen it yet.

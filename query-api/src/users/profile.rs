@@ -37,9 +37,11 @@ pub struct Profile {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<Option<String>>,
     pub description: Option<String>,
+    #[serde(serialize_with = "http_api::time::rfc3339")]
     pub registered_at: DateTime<Utc>,
     /// Owner only: when a profile last changed says when its owner was last active.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "http_api::time::rfc3339_opt")]
     pub updated_at: Option<DateTime<Utc>>,
     /// Owner only.
     #[serde(skip_serializing_if = "Option::is_none")]
