@@ -292,3 +292,56 @@ where
         })?;
     answer.await?
 }
+
+/// A TCP echo server on a runtime of its own, and a client of it: the round trip between
+/// two threads with no work at either end. When both sleep between messages, as a
+/// client and a service do around each SQL statement, this is what waking a sleeping
+/// thread twice costs on this machine.
+pub struct Echo {
+    stream: tokio::net::TcpStream,
+}
+
+impl Echo {
+    /// Starts the server and connects to it.
+    pub async fn start() -> anyhow::Result<Self> {
+        let addr = on_own_runtime("echo", || async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let addr = listener.local_addr()?;
+            tokio::spawn(async move {
+                while let Ok((stream, _)) = listener.accept().await {
+                    tokio::spawn(echo(stream));
+                }
+            });
+            Ok(addr)
+        })
+        .await?;
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Self { stream })
+    }
+
+    /// Sends `message` and reads it back, timed.
+    pub async fn timed_round_trip(&mut self, message: &[u8]) -> anyhow::Result<Duration> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut back = vec![0; message.len()];
+        let started = Instant::now();
+        self.stream.write_all(message).await?;
+        self.stream.read_exact(&mut back).await?;
+        let took = started.elapsed();
+        anyhow::ensure!(back == message, "the echo differs");
+        Ok(took)
+    }
+}
+
+async fn echo(mut stream: tokio::net::TcpStream) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.set_nodelay(true)?;
+    let mut buffer = [0; 4096];
+    loop {
+        let n = stream.read(&mut buffer).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        stream.write_all(&buffer[..n]).await?;
+    }
+}

@@ -70,6 +70,18 @@ pub async fn run(pool: &PgPool, apis: &Apis, config: &Config) -> anyhow::Result<
     )
     .await?;
 
+    // Two threads that sleep between messages, and no work: the cost of the hand-offs an
+    // HTTP answer adds to its SQL (client to service, Postgres to service). Measured
+    // last: a new runtime's threads can change where the scheduler puts the others.
+    let echo = tokio::sync::Mutex::new(bench::services::Echo::start().await?);
+    let request = [b'x'; 200];
+    let (hand_off, _) = paired(
+        n,
+        || async { echo.lock().await.timed_round_trip(&request).await },
+        || bare(conversations().fetch_all(pool)),
+    )
+    .await?;
+
     let mut text = header("query latency (one client; ratio to the bare SQL behind each)");
     for (what, http, sql) in [
         ("conversation list, first 20", &list_http, &list_sql_first),
@@ -87,6 +99,11 @@ pub async fn run(pool: &PgPool, apis: &Apis, config: &Config) -> anyhow::Result<
     text.push_str(&row(
         "HTTP GET /healthz: the HTTP round trip alone (to list SQL)",
         &floor,
+        &list_sql_first,
+    ));
+    text.push_str(&row(
+        "TCP echo between two sleeping threads (to list SQL)",
+        &hand_off,
         &list_sql_first,
     ));
     text.push_str("target: each HTTP median < 1.5 x its bare SQL median\n");
