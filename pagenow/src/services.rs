@@ -49,12 +49,12 @@ pub async fn connect_postgres(database: &Database) -> anyhow::Result<PgPool> {
 }
 
 /// A NATS client that keeps reconnecting, from the first attempt on: services start
-/// (and commands are accepted) while NATS is down.
-async fn connect_nats(url: &str) -> anyhow::Result<async_nats::Client> {
-    async_nats::ConnectOptions::new()
+/// (and commands are accepted) while NATS is down; with the losses of its connection.
+async fn connect_nats(url: &str) -> anyhow::Result<(async_nats::Client, event_bus::Losses)> {
+    let options = async_nats::ConnectOptions::new()
         .retry_on_initial_connect()
-        .name("pagenow")
-        .connect(url)
+        .name("pagenow");
+    event_bus::Losses::connect(url, options)
         .await
         .context("connecting to NATS (NATS_URL)")
 }
@@ -110,12 +110,16 @@ async fn serve(config: &Services, roles: &[Role], migrate: bool) -> anyhow::Resu
     let needs_nats = roles
         .iter()
         .any(|r| matches!(r, Role::Push | Role::Relay | Role::Projector));
-    let nats = match needs_nats {
-        true => Some(connect_nats(&config.nats_url).await?),
-        false => None,
+    let (nats, losses) = match needs_nats {
+        true => {
+            let (nats, losses) = connect_nats(&config.nats_url).await?;
+            (Some(nats), Some(losses))
+        }
+        false => (None, None),
     };
     for &role in roles {
-        start(role, config, &pool, nats.clone(), &shutdown, &mut tasks).await?;
+        let broker = nats.clone().zip(losses.clone());
+        start(role, config, &pool, broker, &shutdown, &mut tasks).await?;
     }
     if let Some(addr) = config.health_addr {
         tasks.spawn(crate::health::serve(
@@ -144,12 +148,13 @@ async fn start(
     role: Role,
     config: &Services,
     pool: &PgPool,
-    nats: Option<async_nats::Client>,
+    broker: Option<(async_nats::Client, event_bus::Losses)>,
     shutdown: &Shutdown,
     tasks: &mut JoinSet<anyhow::Result<()>>,
 ) -> anyhow::Result<()> {
     let stop = shutdown.wait();
-    let nats = || nats.clone().context("no NATS connection");
+    let broker = || broker.clone().context("no NATS connection");
+    let nats = || broker().map(|(nats, _)| nats);
     match role {
         Role::CommandApi => {
             let app = command_api::build_with_sharing_defaults(
@@ -182,8 +187,15 @@ async fn start(
         }
         Role::Push => {
             let push_config = config.push.config(config.push_addr);
-            let app =
-                push::build(push_config, pool.clone(), nats()?, verifier(config).await?).await?;
+            let (nats, losses) = broker()?;
+            let app = push::build(
+                push_config,
+                pool.clone(),
+                nats,
+                losses,
+                verifier(config).await?,
+            )
+            .await?;
             tracing::info!(url = %format!("ws://{}/v1/ws", app.local_addr()), "push listening");
             tasks.spawn(async move { app.run(stop).await.context("push") });
         }

@@ -88,6 +88,9 @@ pub const DEFAULT_PRESENCE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often expired presences are looked for when the configuration does not say.
 pub const DEFAULT_PRESENCE_SWEEP_INTERVAL: Duration = Duration::from_secs(5);
 
+/// How often the NATS connection's state is looked at when the configuration does not say.
+pub const DEFAULT_BROKER_WATCH_INTERVAL: Duration = Duration::from_millis(100);
+
 /// How the push service runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
@@ -122,6 +125,9 @@ pub struct Config {
     /// How often the leading node looks for expired presences to tell friends about;
     /// an offline notice comes up to this long after the timeout. Must not be zero.
     pub presence_sweep_interval: Duration,
+    /// How often the NATS connection's state is looked at, besides the losses the client
+    /// reports as they happen ([`event_bus::Losses`]). Must not be zero.
+    pub broker_watch_interval: Duration,
 }
 
 impl Config {
@@ -140,6 +146,7 @@ impl Config {
             cleanup_interval: DEFAULT_CLEANUP_INTERVAL,
             presence_timeout: DEFAULT_PRESENCE_TIMEOUT,
             presence_sweep_interval: DEFAULT_PRESENCE_SWEEP_INTERVAL,
+            broker_watch_interval: DEFAULT_BROKER_WATCH_INTERVAL,
         }
     }
 
@@ -154,8 +161,8 @@ impl Config {
         if self.queue_frames == 0 || self.max_sockets_per_user == 0 || self.max_sockets == 0 {
             return Some("the queue and socket limits must be at least 1");
         }
-        if self.cleanup_interval.is_zero() {
-            return Some("the cleanup interval must not be zero");
+        if self.cleanup_interval.is_zero() || self.broker_watch_interval.is_zero() {
+            return Some("the cleanup and broker watch intervals must not be zero");
         }
         if self.presence_timeout.is_zero() || self.presence_sweep_interval.is_zero() {
             return Some("the presence timeout and sweep interval must not be zero");
@@ -218,10 +225,12 @@ pub struct App {
     store: PresenceStore,
     presences: Presences,
     nats: async_nats::Client,
+    losses: event_bus::Losses,
 }
 
 /// Binds `config.addr`, creates or opens the presence bucket and builds the router;
-/// nothing is served until [`App::run`].
+/// nothing is served until [`App::run`]. `losses` counts the losses of `nats`'
+/// connection: make the client with [`event_bus::Losses::connect`].
 ///
 /// Fails with [`std::io::ErrorKind::InvalidInput`] when `config` is inconsistent (see
 /// each field of [`Config`]), and with another error when the bucket cannot be made.
@@ -229,6 +238,7 @@ pub async fn build(
     config: Config,
     pool: PgPool,
     nats: async_nats::Client,
+    losses: event_bus::Losses,
     verifier: Verifier,
 ) -> std::io::Result<App> {
     if let Some(message) = config.invalid() {
@@ -260,6 +270,7 @@ pub async fn build(
         store,
         presences,
         nats,
+        losses,
     })
 }
 
@@ -295,9 +306,15 @@ impl App {
             async move { sweeping.closing().await },
         ));
         let watching = self.sessions.clone();
-        let broker = tokio::spawn(watch_broker(self.nats, self.sessions.clone(), async move {
-            watching.closing().await
-        }));
+        let broker = tokio::spawn(watch_broker(
+            Broker {
+                nats: self.nats,
+                losses: self.losses,
+                every: self.config.broker_watch_interval,
+            },
+            self.sessions.clone(),
+            async move { watching.closing().await },
+        ));
         let signal = async move {
             shutdown.await;
             tracing::info!("shutting down: closing every socket");
@@ -320,25 +337,40 @@ impl App {
     }
 }
 
-/// How often the NATS connection's state and count of connections are looked at.
-const BROKER_WATCH_INTERVAL: Duration = Duration::from_millis(100);
+/// The NATS connection as the broker watch sees it.
+struct Broker {
+    nats: async_nats::Client,
+    losses: event_bus::Losses,
+    /// How often its state and count of connections are looked at.
+    every: Duration,
+}
 
 /// Tells the sessions when the NATS connection is lost and when the client has connected
 /// again (its count of connections grew), until `stop` completes. Sessions are closed as
-/// soon as the loss is seen, not only once the connection is back: after a reconnection
-/// the sessions would otherwise forward new live notices until the next look, and a
-/// client reconnecting after one of those would start past what was published while
-/// its subscription was away.
-async fn watch_broker(
-    nats: async_nats::Client,
-    sessions: Sessions,
-    stop: impl Future<Output = ()>,
-) {
+/// soon as the loss is told, not only once the connection is back: after a reconnection
+/// the sessions would otherwise forward new live notices, and a client reconnecting
+/// after one of those would start past what was published while its subscription was
+/// away. A loss is told by the client's event as it happens; the state, looked at every
+/// `broker.every`, is the backstop, and tells when the connection is back.
+async fn watch_broker(broker: Broker, sessions: Sessions, stop: impl Future<Output = ()>) {
     use async_nats::connection::State;
+    let Broker {
+        nats,
+        mut losses,
+        every,
+    } = broker;
     let connects = || {
         nats.statistics()
             .connects
             .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let interrupted = |lost: bool, back: bool| {
+        tracing::warn!(
+            nats.lost = lost,
+            nats.back = back,
+            "NATS connection interrupted: sockets are closed to recover what they miss"
+        );
+        sessions.broker_interrupted();
     };
     let mut seen = connects();
     let mut was_connected = nats.connection_state() == State::Connected;
@@ -346,17 +378,17 @@ async fn watch_broker(
     loop {
         tokio::select! {
             () = &mut stop => return,
-            () = tokio::time::sleep(BROKER_WATCH_INTERVAL) => {}
+            () = losses.next() => {
+                interrupted(true, false);
+                was_connected = false;
+                continue;
+            }
+            () = tokio::time::sleep(every) => {}
         }
         let (connected, now) = (nats.connection_state() == State::Connected, connects());
         let (lost, back) = (was_connected && !connected, now > seen);
         if lost || back {
-            tracing::warn!(
-                nats.lost = lost,
-                nats.back = back,
-                "NATS connection interrupted: sockets are closed to recover what they miss"
-            );
-            sessions.broker_interrupted();
+            interrupted(lost, back);
         }
         (was_connected, seen) = (connected, now);
     }

@@ -28,11 +28,19 @@ async fn every_hostile_token_is_refused_before_the_upgrade(pool: PgPool) {
         .install()
         .expect("every test here installs the same limits");
     let nats = TestNats::start().unwrap();
-    let client = async_nats::connect(nats.url()).await.unwrap();
-    let config = push::Config::new("127.0.0.1:0".parse().unwrap());
-    let app = push::build(config, pool, client, hostile_suite::verifier().await)
+    let (client, losses) = event_bus::Losses::connect(&nats.url(), Default::default())
         .await
         .unwrap();
+    let config = push::Config::new("127.0.0.1:0".parse().unwrap());
+    let app = push::build(
+        config,
+        pool,
+        client,
+        losses,
+        hostile_suite::verifier().await,
+    )
+    .await
+    .unwrap();
     let url = format!("ws://{}/v1/ws", app.local_addr());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let served = tokio::spawn(app.run(async move {

@@ -104,6 +104,33 @@ async fn when_nats_comes_back_after_a_break_sockets_close_and_recover_what_they_
     );
 }
 
+/// A loss of the NATS connection is acted on as the client reports it, not at the next
+/// look at its state: with the state looked at only once an hour, a socket open across
+/// an outage shorter than any look is still closed, before a notice published once NATS
+/// is back could reach it (its client would then reconnect past what was missed).
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn a_socket_open_across_a_brief_nats_outage_closes_before_any_later_notice(pool: PgPool) {
+    let mut service = common::start_with(&pool, |config| push::Config {
+        broker_watch_interval: Duration::from_secs(3600),
+        ..config
+    })
+    .await;
+    let mut ws = service.connect("alice").await;
+    let nats = service.nats.as_mut().expect("the service's own NATS");
+
+    nats.stop();
+    nats.resume().expect("NATS starts again");
+    service
+        .publish("alice", &notice(1, "after.the.outage"))
+        .await;
+
+    let close = expect_close(&mut ws).await;
+    assert_eq!(
+        (close.code, close.reason.as_str()),
+        (CloseCode::Error, "try again")
+    );
+}
+
 #[sqlx::test(migrator = "migrations::MIGRATOR")]
 async fn a_client_that_answers_pings_stays_connected(pool: PgPool) {
     let service = common::start_with(&pool, |config| push::Config {

@@ -87,7 +87,9 @@ async fn launch(
     configure: impl FnOnce(Config) -> Config,
 ) -> Service {
     let database = pool.connect_options().as_ref().clone();
-    let service_nats = async_nats::connect(&nats_url).await.unwrap();
+    let (service_nats, losses) = event_bus::Losses::connect(&nats_url, Default::default())
+        .await
+        .unwrap();
     let publisher = async_nats::connect(&nats_url).await.unwrap();
     let config = configure(Config::new("127.0.0.1:0".parse().unwrap()));
     let (stop, stop_signal) = oneshot::channel::<()>();
@@ -100,7 +102,7 @@ async fn launch(
             // A pool of the service's own runtime, as in its own process; closed before
             // the test ends, so that its database can be dropped.
             let pool = PgPoolOptions::new().connect_lazy_with(database);
-            let app = push::build(config, pool.clone(), client, verifier).await;
+            let app = push::build(config, pool.clone(), client, losses, verifier).await;
             let served = match app {
                 Ok(app) => {
                     let _ = bound.send(app.local_addr());

@@ -27,7 +27,9 @@ async fn serve(options: PgConnectOptions, nats_url: &str) -> anyhow::Result<Sock
         .test_before_acquire(false)
         .connect_with(options)
         .await?;
-    let nats = async_nats::connect(nats_url).await.context("NATS")?;
+    let (nats, losses) = event_bus::Losses::connect(nats_url, Default::default())
+        .await
+        .context("NATS")?;
     let relay = relay::Relay::new(pool.clone(), nats.clone(), relay::Config::default());
     tokio::spawn(relay.run(std::future::pending()));
     for projection in projector::all(personal_data::Keys::new(pool.clone())) {
@@ -44,6 +46,7 @@ async fn serve(options: PgConnectOptions, nats_url: &str) -> anyhow::Result<Sock
         push::Config::new("127.0.0.1:0".parse()?),
         pool,
         nats,
+        losses,
         verifier,
     )
     .await?;
