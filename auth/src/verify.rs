@@ -18,6 +18,13 @@ pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// The shortest HS256 secret accepted: 256 bits, as long as the HMAC-SHA256 output.
 pub const MIN_HS256_SECRET_BYTES: usize = 32;
 
+/// How many verified tokens are remembered ([`Verifier::verify`]).
+pub const REMEMBERED_TOKENS: usize = 10_000;
+
+/// How long a verified token is remembered at most, whatever its expiry: a key dropped
+/// from the JWKS at a refetch stops being accepted within this time.
+pub const REMEMBERED_FOR_SECS: u64 = 60;
+
 /// The longest `sub` accepted, in characters.
 pub const MAX_SUBJECT_CHARS: usize = 128;
 
@@ -47,6 +54,16 @@ struct Inner {
     hs256: Option<Arc<VerifyKey>>,
     jwks: Option<Jwks>,
     validation: Validation,
+    /// Tokens verified already, by their text.
+    verified: quick_cache::sync::Cache<String, Remembered>,
+}
+
+/// A verified token's claims, and the last second (Unix time) they may be used without
+/// verifying the token again.
+#[derive(Clone)]
+struct Remembered {
+    claims: Claims,
+    until: u64,
 }
 
 /// The header fields looked at before the signature is checked.
@@ -81,6 +98,7 @@ impl Verifier {
             hs256,
             jwks,
             validation,
+            verified: quick_cache::sync::Cache::new(REMEMBERED_TOKENS),
         };
         Ok(Self {
             inner: Arc::new(inner),
@@ -88,10 +106,39 @@ impl Verifier {
     }
 
     /// Verifies `token` (without the `Bearer ` prefix) and returns its claims.
+    ///
+    /// A client sends the same token with each request until it expires, and checking a
+    /// signature costs far more than looking the token up (RS256 and ES256 most of all):
+    /// a verified token is remembered, up to [`REMEMBERED_TOKENS`] of them, and accepted
+    /// again without checking until it expires (with the leeway, as a check would) or
+    /// for [`REMEMBERED_FOR_SECS`], whichever comes first. Only a token that passed every
+    /// check is remembered.
     pub async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::TokenTooLarge);
         }
+        let now = jsonwebtoken::get_current_timestamp();
+        if let Some(remembered) = self.inner.verified.get(token) {
+            if now <= remembered.until {
+                return Ok(remembered.claims);
+            }
+            self.inner.verified.remove(token);
+        }
+        let claims = self.check(token).await?;
+        let until = claims
+            .exp
+            .saturating_add(self.inner.validation.leeway)
+            .min(now.saturating_add(REMEMBERED_FOR_SECS));
+        let remembered = Remembered {
+            claims: claims.clone(),
+            until,
+        };
+        self.inner.verified.insert(token.to_owned(), remembered);
+        Ok(claims)
+    }
+
+    /// Every check of `token`: size, header, key, signature, then claims.
+    async fn check(&self, token: &str) -> Result<Claims, AuthError> {
         let header = peek_header(token)?;
         let key = self.key_for(&header).await?;
         let mut validation = self.inner.validation.clone();

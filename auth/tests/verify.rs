@@ -126,6 +126,32 @@ async fn accepts_a_token_expired_within_the_leeway() {
     assert_eq!(status, StatusCode::OK);
 }
 
+/// A verified token is remembered, so that its next requests skip the signature check;
+/// it must still stop working when it expires.
+#[tokio::test]
+async fn a_token_accepted_before_is_refused_once_it_expires() {
+    let config = AuthConfig {
+        leeway_secs: 0,
+        ..secret_config()
+    };
+    let verifier = verifier(&config).await;
+    let claims = json!({ "sub": "user-1", "exp": now() + 1 });
+    let token = sign(Algorithm::HS256, None, &hs(SECRET), &claims);
+    let (status, body) = get_me(&verifier, &token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Accepted again while it is valid, then refused: waited for by polling, at most 10 s.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let answer = loop {
+        let answer = get_me(&verifier, &token).await;
+        if answer.0 != StatusCode::OK || std::time::Instant::now() > deadline {
+            break answer;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_refused(&answer, "auth.expired", &token);
+}
+
 #[tokio::test]
 async fn refuses_a_token_that_is_not_yet_valid() {
     let claims = json!({ "sub": "user-1", "exp": now() + 7200, "nbf": now() + 3600 });
