@@ -9,6 +9,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -25,15 +26,20 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Wraps `router` in request ids, a tracing span per request (with its id), CORS for
 /// browser extensions, a body limit, a body deadline ([`read_body`]) and the JSON 404
 /// for unknown routes.
+///
+/// The layers are applied as one stack (outermost first): each `Router::layer` call
+/// would wrap every route in a boxed service of its own, a clone and an allocation per
+/// layer per request.
 pub fn standard<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
-    router
-        .fallback(unknown_route)
-        .layer(middleware::from_fn(read_body))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(cors())
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+    router.fallback(unknown_route).layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+            .layer(TraceLayer::new_for_http().make_span_with(request_span))
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(cors())
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .layer(middleware::from_fn(read_body)),
+    )
 }
 
 fn request_span<B>(request: &Request<B>) -> tracing::Span {

@@ -34,6 +34,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::sync::{watch, Semaphore};
+use tower::Layer;
 
 /// How long a client may take to send a request, and how many connections are served
 /// at once.
@@ -122,7 +123,8 @@ impl<L: Listener> Serve<L> {
             router,
             limits,
         } = self;
-        let router = router.layer(Extension(limits));
+        // Around the router, not `Router::layer`, which would box it into every route.
+        let router = Extension(limits).layer(router);
         let mut builder = http1::Builder::new();
         builder
             .timer(TokioTimer::new())
