@@ -78,7 +78,7 @@ pub struct Losses(tokio::sync::watch::Receiver<u64>);
 
 impl Losses {
     /// `options` with an event callback that counts each loss of the connection into the
-    /// returned `Losses`.
+    /// returned `Losses` (it replaces any callback `options` had).
     pub fn counted(options: async_nats::ConnectOptions) -> (async_nats::ConnectOptions, Self) {
         let (count, losses) = tokio::sync::watch::channel(0);
         let options = options.event_callback(move |event| {
