@@ -79,8 +79,9 @@ pub trait Bulk: Send {
     ) -> Result<(), ProjectionError>;
 
     /// Whether it holds enough to write now, and the rebuild should commit. The rebuild
-    /// also commits, after a flush, once a fold has written anything: a transaction that
-    /// has written must not stay open across batches.
+    /// also commits, without a flush, after any batch whose fold wrote: a transaction
+    /// that has written must not stay open across batches, but what is held in memory
+    /// may.
     fn full(&self) -> bool;
 
     /// Writes what it holds; the rebuild commits right after.
@@ -181,8 +182,11 @@ pub async fn rebuild_reporting(
         let events = events?;
         bulk.fold(&mut tx, &events).await?;
         applied += events.len() as u64;
-        if bulk.full() || holds_back_the_feed(&mut tx).await? {
+        let full = bulk.full();
+        if full {
             bulk.flush(&mut tx).await?;
+        }
+        if full || holds_back_the_feed(&mut tx).await? {
             tx.commit().await?;
             tx = begin(pool, options).await?;
         }
