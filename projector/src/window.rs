@@ -50,12 +50,12 @@ impl<T> Window<T> {
     }
 
     /// Holds `row` for `id` in place of what was held, changed.
-    pub(crate) fn replace(&mut self, id: &str, row: T) -> &mut T {
+    pub(crate) fn replace(&mut self, id: &str, row: T) {
         match self.rows.get_mut(id) {
             Some(held) => held.row = row,
             None => self.loaded(id.to_owned(), row),
         }
-        self.change(id).expect("just held")
+        self.change(id);
     }
 
     /// The row held for `id`, counted as changed; `None` when there is none (no row in

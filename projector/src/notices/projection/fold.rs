@@ -96,11 +96,14 @@ impl<'a> Folding<'a> {
     /// profile update changes those it carries, of a user who has names (as an UPDATE
     /// would).
     fn user(&mut self, user_id: &str, event: UserEvent) {
-        let names = match event {
-            UserEvent::Registered(e) => Names {
-                first_name: Name::Sealed(e.first_name),
-                last_name: Name::Sealed(e.last_name),
-            },
+        match event {
+            UserEvent::Registered(e) => {
+                let names = Names {
+                    first_name: Name::Sealed(e.first_name),
+                    last_name: Name::Sealed(e.last_name),
+                };
+                self.names.replace(user_id, names);
+            }
             UserEvent::ProfileUpdated(e) => {
                 let Some(names) = self.names.change(user_id) else {
                     return;
@@ -111,11 +114,9 @@ impl<'a> Folding<'a> {
                 if let Some(sealed) = e.last_name {
                     names.last_name = Name::Sealed(sealed);
                 }
-                return;
             }
-            _ => return,
-        };
-        self.names.replace(user_id, names);
+            _ => {}
+        }
     }
 }
 
