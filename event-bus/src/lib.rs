@@ -70,16 +70,18 @@ pub async fn round_trip(nats: &async_nats::Client) -> Result<(), async_nats::Req
 /// The losses of a NATS client's connection, told as they happen.
 ///
 /// The client's state, read by polling, can miss a loss: connection lost and back between
-/// two looks. Its event callback does not: [`Losses::counted`] sets one on the options a
-/// client is made with, and each `Disconnected` event it reports is counted here, before
-/// the client starts to reconnect.
+/// two looks. Its event callback does not: [`Losses::connect`] sets one, and each
+/// `Disconnected` event it reports is counted here, before the client starts to reconnect.
 #[derive(Debug, Clone)]
 pub struct Losses(tokio::sync::watch::Receiver<u64>);
 
 impl Losses {
-    /// `options` with an event callback that counts each loss of the connection into the
-    /// returned `Losses` (it replaces any callback `options` had).
-    pub fn counted(options: async_nats::ConnectOptions) -> (async_nats::ConnectOptions, Self) {
+    /// Connects to `url` with `options`, counting the losses of the connection (the
+    /// counting callback replaces any event callback `options` had).
+    pub async fn connect(
+        url: &str,
+        options: async_nats::ConnectOptions,
+    ) -> Result<(async_nats::Client, Self), async_nats::ConnectError> {
         let (count, losses) = tokio::sync::watch::channel(0);
         let options = options.event_callback(move |event| {
             if event == async_nats::Event::Disconnected {
@@ -87,16 +89,7 @@ impl Losses {
             }
             std::future::ready(())
         });
-        (options, Self(losses))
-    }
-
-    /// Connects to `url` with `options`, counting the losses of the connection.
-    pub async fn connect(
-        url: &str,
-        options: async_nats::ConnectOptions,
-    ) -> Result<(async_nats::Client, Self), async_nats::ConnectError> {
-        let (options, losses) = Self::counted(options);
-        Ok((options.connect(url).await?, losses))
+        Ok((options.connect(url).await?, Self(losses)))
     }
 
     /// Completes at the next loss not yet waited for; never, once the client is gone.

@@ -110,22 +110,18 @@ async fn serve(config: &Services, roles: &[Role], migrate: bool) -> anyhow::Resu
     let needs_nats = roles
         .iter()
         .any(|r| matches!(r, Role::Push | Role::Relay | Role::Projector));
-    let (nats, losses) = match needs_nats {
-        true => {
-            let (nats, losses) = connect_nats(&config.nats_url).await?;
-            (Some(nats), Some(losses))
-        }
-        false => (None, None),
+    let broker = match needs_nats {
+        true => Some(connect_nats(&config.nats_url).await?),
+        false => None,
     };
     for &role in roles {
-        let broker = nats.clone().zip(losses.clone());
-        start(role, config, &pool, broker, &shutdown, &mut tasks).await?;
+        start(role, config, &pool, broker.clone(), &shutdown, &mut tasks).await?;
     }
     if let Some(addr) = config.health_addr {
         tasks.spawn(crate::health::serve(
             addr,
             pool.clone(),
-            nats,
+            broker.map(|(nats, _)| nats),
             shutdown.wait(),
         ));
     }

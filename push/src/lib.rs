@@ -307,11 +307,9 @@ impl App {
         ));
         let watching = self.sessions.clone();
         let broker = tokio::spawn(watch_broker(
-            Broker {
-                nats: self.nats,
-                losses: self.losses,
-                every: self.config.broker_watch_interval,
-            },
+            self.nats,
+            self.losses,
+            self.config.broker_watch_interval,
             self.sessions.clone(),
             async move { watching.closing().await },
         ));
@@ -337,28 +335,21 @@ impl App {
     }
 }
 
-/// The NATS connection as the broker watch sees it.
-struct Broker {
-    nats: async_nats::Client,
-    losses: event_bus::Losses,
-    /// How often its state and count of connections are looked at.
-    every: Duration,
-}
-
 /// Tells the sessions when the NATS connection is lost and when the client has connected
 /// again (its count of connections grew), until `stop` completes. Sessions are closed as
 /// soon as the loss is told, not only once the connection is back: after a reconnection
 /// the sessions would otherwise forward new live notices, and a client reconnecting
 /// after one of those would start past what was published while its subscription was
-/// away. A loss is told by the client's event as it happens; the state, looked at every
-/// `broker.every`, is the backstop, and tells when the connection is back.
-async fn watch_broker(broker: Broker, sessions: Sessions, stop: impl Future<Output = ()>) {
+/// away. A loss is told by the client's event as it happens (`losses`); the state,
+/// looked at `every` so often, is the backstop, and tells when the connection is back.
+async fn watch_broker(
+    nats: async_nats::Client,
+    mut losses: event_bus::Losses,
+    every: Duration,
+    sessions: Sessions,
+    stop: impl Future<Output = ()>,
+) {
     use async_nats::connection::State;
-    let Broker {
-        nats,
-        mut losses,
-        every,
-    } = broker;
     let connects = || {
         nats.statistics()
             .connects
