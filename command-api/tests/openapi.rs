@@ -58,6 +58,47 @@ async fn the_document_describes_each_command_body_and_answer(pool: PgPool) {
     assert_eq!(page.status(), StatusCode::OK);
 }
 
+/// The answers' schemas are registered by hand (`document()`): a reference to one that
+/// is missing would leave the document pointing at nothing.
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn every_schema_the_document_refers_to_is_in_it(pool: PgPool) {
+    let api = Api::start(&pool).await;
+    let document = document(&api).await;
+
+    let mut references = Vec::new();
+    collect_references(&document, &mut references);
+    assert!(
+        references.contains(&"#/components/schemas/Accepted".to_owned()),
+        "the commands' answer is referred to: {references:?}"
+    );
+    for reference in references {
+        let name = reference
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("{reference} is not a schema reference"));
+        assert!(
+            document["components"]["schemas"][name].is_object(),
+            "{reference} is not in the document"
+        );
+    }
+}
+
+fn collect_references(value: &Value, references: &mut Vec<String>) {
+    match value {
+        Value::Object(fields) => {
+            for (key, field) in fields {
+                match (key.as_str(), field) {
+                    ("$ref", Value::String(reference)) => references.push(reference.clone()),
+                    _ => collect_references(field, references),
+                }
+            }
+        }
+        Value::Array(items) => items
+            .iter()
+            .for_each(|item| collect_references(item, references)),
+        _ => {}
+    }
+}
+
 /// Every command of the document is one the API serves: without a token, each answers
 /// `401`, never the `404 route.not_found` of a route that does not exist.
 #[sqlx::test(migrator = "migrations::MIGRATOR")]
