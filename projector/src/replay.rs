@@ -2,8 +2,8 @@
 //! comparison of a rebuilt table with the live one ("replay equals live").
 //!
 //! A rebuild can write somewhere other than the live tables without the projection
-//! knowing: [`RebuildOptions::schema`] starts each of its transactions with
-//! `SET LOCAL search_path`, so the projection's unqualified table names resolve to the
+//! knowing: [`RebuildOptions::schema`] becomes the `search_path` of each of its
+//! transactions (for that transaction only), so the projection's unqualified table names resolve to the
 //! copies in that schema (the verifier's scratch tables).
 
 use std::time::Duration;
