@@ -31,6 +31,7 @@ pub mod directory;
 pub mod friendships;
 pub mod page;
 pub mod popular;
+pub mod rows;
 pub mod search;
 pub mod shares;
 pub mod users;

@@ -15,6 +15,7 @@ use sqlx::{FromRow, PgPool};
 
 use super::Cursor;
 use crate::database::DatabaseError;
+use crate::rows;
 
 /// What a caller may see of one conversation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,31 +28,33 @@ pub enum Access<T> {
     Stranger,
 }
 
-/// One conversation as one of its participants sees it.
-#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
-pub struct ConversationRow {
-    pub conversation_id: String,
-    pub kind: String,
-    pub title: Option<String>,
-    pub participant_count: i32,
-    /// The other participant of a direct conversation; NULL for a group.
-    pub other_id: Option<String>,
-    pub other_first_name: Option<String>,
-    pub other_last_name: Option<String>,
-    /// The seq of the latest message; 0 when there is none, and the `last_*` are NULL.
-    pub last_seq: i64,
-    pub last_message_id: Option<String>,
-    pub last_sender_id: Option<String>,
-    pub sender_first_name: Option<String>,
-    pub sender_last_name: Option<String>,
-    pub last_text: Option<String>,
-    pub last_sent_at: Option<DateTime<Utc>>,
-    /// Others' messages after the participant's read position.
-    pub unread: i64,
-    /// Whether the participant still takes part.
-    pub current: bool,
-    /// The list's order and cursor.
-    pub activity_position: i64,
+crate::positional_row! {
+    /// One conversation as one of its participants sees it.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ConversationRow {
+        pub conversation_id: String,
+        pub kind: String,
+        pub title: Option<String>,
+        pub participant_count: i32,
+        /// The other participant of a direct conversation; NULL for a group.
+        pub other_id: Option<String>,
+        pub other_first_name: Option<String>,
+        pub other_last_name: Option<String>,
+        /// The seq of the latest message; 0 when there is none, and the `last_*` are NULL.
+        pub last_seq: i64,
+        pub last_message_id: Option<String>,
+        pub last_sender_id: Option<String>,
+        pub sender_first_name: Option<String>,
+        pub sender_last_name: Option<String>,
+        pub last_text: Option<String>,
+        pub last_sent_at: Option<DateTime<Utc>>,
+        /// Others' messages after the participant's read position.
+        pub unread: i64,
+        /// Whether the participant still takes part.
+        pub current: bool,
+        /// The list's order and cursor.
+        pub activity_position: i64,
+    }
 }
 
 /// One message, with its sender's names.
@@ -178,13 +181,11 @@ pub async fn conversations(
     user: &str,
     page: Cursor,
 ) -> Result<Vec<ConversationRow>, DatabaseError> {
-    let rows = sqlx::query_as(CONVERSATIONS)
+    let query = sqlx::query(CONVERSATIONS)
         .bind(user)
         .bind(page.before.unwrap_or(i64::MAX))
-        .bind(page.limit)
-        .fetch_all(pool)
-        .await?;
-    Ok(rows)
+        .bind(page.limit);
+    Ok(rows::fetch_all(query, pool).await?)
 }
 
 /// Conversation `id` as `user` sees it.
@@ -193,11 +194,8 @@ pub async fn conversation(
     id: &ConversationId,
     user: &str,
 ) -> Result<Access<ConversationRow>, DatabaseError> {
-    let row: Option<ConversationRow> = sqlx::query_as(CONVERSATION)
-        .bind(id.as_str())
-        .bind(user)
-        .fetch_optional(pool)
-        .await?;
+    let query = sqlx::query(CONVERSATION).bind(id.as_str()).bind(user);
+    let row = rows::fetch_all::<ConversationRow>(query, pool).await?.pop();
     Ok(match row {
         None => Access::Stranger,
         Some(row) if !row.current => Access::Former,
@@ -212,13 +210,12 @@ pub async fn messages(
     user: &str,
     page: Cursor,
 ) -> Result<Access<Vec<MessageRow>>, DatabaseError> {
-    let lines: Vec<MessageLine> = sqlx::query_as(MESSAGES)
+    let query = sqlx::query(MESSAGES)
         .bind(id.as_str())
         .bind(user)
         .bind(page.before.unwrap_or(i64::MAX))
-        .bind(page.limit)
-        .fetch_all(pool)
-        .await?;
+        .bind(page.limit);
+    let lines: Vec<MessageLine> = rows::fetch_all(query, pool).await?;
     Ok(access(lines))
 }
 
@@ -228,11 +225,8 @@ pub async fn participants(
     id: &ConversationId,
     user: &str,
 ) -> Result<Access<Vec<ParticipantRow>>, DatabaseError> {
-    let lines: Vec<ParticipantLine> = sqlx::query_as(PARTICIPANTS)
-        .bind(id.as_str())
-        .bind(user)
-        .fetch_all(pool)
-        .await?;
+    let query = sqlx::query(PARTICIPANTS).bind(id.as_str()).bind(user);
+    let lines: Vec<ParticipantLine> = rows::fetch_all(query, pool).await?;
     Ok(access(lines))
 }
 
@@ -266,16 +260,17 @@ fn access<L: Line>(lines: Vec<L>) -> Access<Vec<L::Item>> {
     }
 }
 
-#[derive(FromRow)]
-struct MessageLine {
-    current: bool,
-    message_id: Option<String>,
-    seq: Option<i64>,
-    sender_id: Option<String>,
-    first_name: Option<String>,
-    last_name: Option<String>,
-    text: Option<String>,
-    sent_at: Option<DateTime<Utc>>,
+crate::positional_row! {
+    struct MessageLine {
+        current: bool,
+        message_id: Option<String>,
+        seq: Option<i64>,
+        sender_id: Option<String>,
+        first_name: Option<String>,
+        last_name: Option<String>,
+        text: Option<String>,
+        sent_at: Option<DateTime<Utc>>,
+    }
 }
 
 impl Line for MessageLine {
@@ -298,15 +293,16 @@ impl Line for MessageLine {
     }
 }
 
-#[derive(FromRow)]
-struct ParticipantLine {
-    current: bool,
-    user_id: Option<String>,
-    first_name: Option<String>,
-    last_name: Option<String>,
-    joined_at: Option<DateTime<Utc>>,
-    read_seq: Option<i64>,
-    read_at: Option<DateTime<Utc>>,
+crate::positional_row! {
+    struct ParticipantLine {
+        current: bool,
+        user_id: Option<String>,
+        first_name: Option<String>,
+        last_name: Option<String>,
+        joined_at: Option<DateTime<Utc>>,
+        read_seq: Option<i64>,
+        read_at: Option<DateTime<Utc>>,
+    }
 }
 
 impl Line for ParticipantLine {
