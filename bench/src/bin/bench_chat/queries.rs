@@ -62,6 +62,17 @@ pub async fn run(pool: &PgPool, apis: &Apis, config: &Config) -> anyhow::Result<
     )
     .await?;
 
+    // The least any HTTP answer of the list's SQL costs here: the statement behind the
+    // same server with nothing else (see `floor`).
+    let floor_client = bench::services::RawClient::connect_to(&floor(pool).await?, READER).await?;
+    let floor_client = tokio::sync::Mutex::new(floor_client);
+    let (list_floor, list_sql_floor) = paired(
+        n,
+        || async { floor_client.lock().await.timed_get("/").await },
+        list_sql,
+    )
+    .await?;
+
     // What HTTP alone costs here: a request that reads nothing (no token, no SQL).
     let (floor, _) = paired(
         n,
@@ -92,6 +103,11 @@ pub async fn run(pool: &PgPool, apis: &Apis, config: &Config) -> anyhow::Result<
         text.push_str(&row(&format!("HTTP GET: {what}"), http, sql));
     }
     text.push_str(&row(
+        "list SQL behind HTTP alone, no token/decode/JSON (floor)",
+        &list_floor,
+        &list_sql_floor,
+    ));
+    text.push_str(&row(
         "list without HTTP: the router in-process (to its bare SQL)",
         &list_in_process,
         &list_sql_again,
@@ -108,6 +124,40 @@ pub async fn run(pool: &PgPool, apis: &Apis, config: &Config) -> anyhow::Result<
     ));
     text.push_str("target: each HTTP median < 1.5 x its bare SQL median\n");
     bench::write(&text)
+}
+
+/// Starts the floor under any HTTP answer of the list's SQL: on a runtime and pool of
+/// their own, as the query API has, the query API's server (`http_api::serve`) with one
+/// route, which runs the list's statement and answers its row count: no layers, no
+/// token, no decoding of the rows' columns, no JSON. Its base URL.
+async fn floor(pool: &PgPool) -> anyhow::Result<String> {
+    let options = pool.connect_options().as_ref().clone();
+    bench::services::on_own_runtime("floor", move || async move {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(4)
+            .test_before_acquire(false)
+            .connect_with(options)
+            .await?;
+        let router = axum::Router::new()
+            .route("/", axum::routing::get(count_conversations))
+            .with_state(pool);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let server = http_api::serve(http_api::listen::no_delay(listener), router);
+        tokio::spawn(server.with_graceful_shutdown(std::future::pending()));
+        Ok(base)
+    })
+    .await
+}
+
+async fn count_conversations(
+    axum::extract::State(pool): axum::extract::State<PgPool>,
+) -> Result<String, axum::http::StatusCode> {
+    let rows = conversations()
+        .fetch_all(&pool)
+        .await
+        .map_err(|_| axum::http::StatusCode::INTERNAL_SERVER_ERROR)?;
+    Ok(rows.len().to_string())
 }
 
 /// The list's SQL, as the query API runs it for the first page of 20.
