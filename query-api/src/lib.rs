@@ -20,7 +20,8 @@
 //! - [`chat`]: the caller's conversations, their messages, participants and read
 //!   positions, shown to current participants only;
 //! - [`page`]: `limit` and `offset`, shared by every list;
-//! - [`database`]: Postgres failures as the client sees them, and the readiness probe.
+//! - [`database`]: Postgres failures as the client sees them, and the readiness probe;
+//! - `rows`: rows decoded by column position, their columns checked once per result.
 //!
 //! Errors are [`http_api::ApiError`]s, authentication is [`auth::AuthUser`].
 
@@ -31,7 +32,7 @@ pub mod directory;
 pub mod friendships;
 pub mod page;
 pub mod popular;
-pub mod rows;
+mod rows;
 pub mod search;
 pub mod shares;
 pub mod users;

@@ -4,14 +4,14 @@
 //! on every row: for a page of 20 conversations, 340 hash lookups and type checks. All
 //! rows of one result share their columns, so [`fetch_all`] checks the first row's
 //! column names and types against the struct's fields once, then decodes every row by
-//! position. Declare such a struct with [`positional_row!`](crate::positional_row).
+//! position. Declare such a struct with [`positional_row!`].
 
 use sqlx::postgres::{PgArguments, PgColumn, PgRow};
 use sqlx::query::Query;
 use sqlx::{Column, PgPool, Postgres, Row, Type, TypeInfo};
 
 /// A struct whose fields are a statement's columns, in order.
-pub trait Positional: Sized {
+pub(crate) trait Positional: Sized {
     /// Whether `columns` are the fields' names and of types they decode, in order.
     fn check(columns: &[PgColumn]) -> Result<(), sqlx::Error>;
     /// `row`, whose columns [`Self::check`] accepted.
@@ -19,8 +19,8 @@ pub trait Positional: Sized {
 }
 
 /// Declares a struct as `struct` would, and implements [`Positional`] for it: its
-/// fields, in order, are the columns of the statements it is read from.
-#[macro_export]
+/// fields, in order, are the columns of the statements it is read from, by name. Plain
+/// field names only (no `r#` names, no `#[sqlx(…)]` attributes) and no generics.
 macro_rules! positional_row {
     (
         $(#[$meta:meta])*
@@ -34,32 +34,38 @@ macro_rules! positional_row {
         }
 
         impl $crate::rows::Positional for $name {
-            fn check(columns: &[sqlx::postgres::PgColumn]) -> Result<(), sqlx::Error> {
+            fn check(
+                columns: &[::sqlx::postgres::PgColumn],
+            ) -> ::core::result::Result<(), ::sqlx::Error> {
+                let row = stringify!($name);
                 let fields: &[&str] = &[$(stringify!($field)),*];
-                $crate::rows::check_count(columns, fields)?;
+                $crate::rows::check_count(row, columns, fields)?;
                 let mut columns = columns.iter();
-                $($crate::rows::check_column::<$ty>(columns.next(), stringify!($field))?;)*
-                Ok(())
+                $($crate::rows::check_column::<$ty>(row, columns.next(), stringify!($field))?;)*
+                ::core::result::Result::Ok(())
             }
 
-            fn decode(row: &sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
-                use sqlx::Row as _;
+            fn decode(
+                row: &::sqlx::postgres::PgRow,
+            ) -> ::core::result::Result<Self, ::sqlx::Error> {
+                use ::sqlx::Row as _;
                 let mut next = 0;
                 let mut index = || {
                     next += 1;
                     next - 1
                 };
                 // Fields are initialized in the order they are written: column by column.
-                Ok(Self {
+                ::core::result::Result::Ok(Self {
                     $($field: row.try_get_unchecked(index())?),*
                 })
             }
         }
     };
 }
+pub(crate) use positional_row;
 
 /// Runs `query` and decodes its rows as `T`.
-pub async fn fetch_all<T: Positional>(
+pub(crate) async fn fetch_all<T: Positional>(
     query: Query<'_, Postgres, PgArguments>,
     pool: &PgPool,
 ) -> Result<Vec<T>, sqlx::Error> {
@@ -70,40 +76,57 @@ pub async fn fetch_all<T: Positional>(
     rows.iter().map(T::decode).collect()
 }
 
-#[doc(hidden)]
-pub fn check_count(columns: &[PgColumn], fields: &[&str]) -> Result<(), sqlx::Error> {
+/// Whether there are as many `columns` as `row` has `fields`.
+pub(crate) fn check_count(
+    row: &str,
+    columns: &[PgColumn],
+    fields: &[&str],
+) -> Result<(), sqlx::Error> {
     if columns.len() == fields.len() {
         return Ok(());
     }
     Err(mismatch(
-        fields.first().copied().unwrap_or("-"),
+        row,
+        "*",
         format!("{} columns for {} fields", columns.len(), fields.len()),
     ))
 }
 
-#[doc(hidden)]
-pub fn check_column<T: Type<Postgres>>(
+/// Whether `column` is named `field` and of a type `T` decodes.
+///
+/// Checked on the column, whatever the first row's value: sqlx skips its check for a
+/// NULL value, but the later rows decoded without a check need it done here.
+pub(crate) fn check_column<T: Type<Postgres>>(
+    row: &str,
     column: Option<&PgColumn>,
     field: &str,
 ) -> Result<(), sqlx::Error> {
-    let column = column.ok_or_else(|| mismatch(field, "no column".into()))?;
+    let column = column.ok_or_else(|| mismatch(row, field, "no column".into()))?;
     if column.name() != field {
-        return Err(mismatch(field, format!("the column is {}", column.name())));
+        return Err(mismatch(
+            row,
+            field,
+            format!("the column is {}", column.name()),
+        ));
     }
     let found = column.type_info();
-    // As sqlx's own check: a type Postgres did not name is taken on trust.
-    if !found.is_null() && !T::compatible(found) {
+    if !T::compatible(found) {
         return Err(mismatch(
+            row,
             field,
-            format!("a {} column for a {}", found.name(), T::type_info().name()),
+            format!(
+                "the column is of type {}, the field of {}",
+                found.name(),
+                T::type_info().name()
+            ),
         ));
     }
     Ok(())
 }
 
-fn mismatch(field: &str, what: String) -> sqlx::Error {
+fn mismatch(row: &str, field: &str, what: String) -> sqlx::Error {
     sqlx::Error::ColumnDecode {
-        index: field.to_owned(),
+        index: format!("{row}.{field}"),
         source: what.into(),
     }
 }
@@ -114,7 +137,7 @@ mod tests {
 
     use super::fetch_all;
 
-    crate::positional_row! {
+    super::positional_row! {
         #[derive(Debug, PartialEq, Eq)]
         struct Named {
             name: String,
@@ -167,17 +190,34 @@ mod tests {
         // Same types, two columns swapped: only the names tell.
         let swapped = "SELECT 'ada'::text AS nickname, 1::int4 AS n, 'a'::text AS name";
         let error = refusal(&pool, swapped).await;
-        assert!(
-            error.contains("name") && error.contains("nickname"),
-            "{error}"
-        );
+        assert!(error.contains("Named.name"), "{error}");
+        assert!(error.contains("the column is nickname"), "{error}");
 
         let wrong_type = "SELECT 'ada'::text AS name, 1::int8 AS n, NULL::text AS nickname";
         let error = refusal(&pool, wrong_type).await;
-        assert!(error.contains("INT8") && error.contains("INT4"), "{error}");
+        assert!(
+            error.contains("Named.n") && error.contains("of type INT8, the field of INT4"),
+            "{error}"
+        );
+
+        // NULL in the first row: the type is checked on the column, not on that value,
+        // so the later rows, decoded unchecked, never read an int4 as text.
+        let null_first = "SELECT * FROM (VALUES ('ada'::text, 1::int4, NULL::int4),
+                                                ('bo', 2, 7)) AS t (name, n, nickname)
+                          ORDER BY n";
+        let error = refusal(&pool, null_first).await;
+        assert!(
+            error.contains("Named.nickname") && error.contains("of type INT4, the field of TEXT"),
+            "{error}"
+        );
 
         let one_short = "SELECT 'ada'::text AS name, 1::int4 AS n";
         let error = refusal(&pool, one_short).await;
         assert!(error.contains("2 columns for 3 fields"), "{error}");
+
+        let one_over =
+            "SELECT 'ada'::text AS name, 1::int4 AS n, NULL::text AS nickname, 1 AS extra";
+        let error = refusal(&pool, one_over).await;
+        assert!(error.contains("4 columns for 3 fields"), "{error}");
     }
 }

@@ -28,7 +28,7 @@ pub enum Access<T> {
     Stranger,
 }
 
-crate::positional_row! {
+rows::positional_row! {
     /// One conversation as one of its participants sees it.
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct ConversationRow {
@@ -195,7 +195,10 @@ pub async fn conversation(
     user: &str,
 ) -> Result<Access<ConversationRow>, DatabaseError> {
     let query = sqlx::query(CONVERSATION).bind(id.as_str()).bind(user);
-    let row = rows::fetch_all::<ConversationRow>(query, pool).await?.pop();
+    let row = rows::fetch_all::<ConversationRow>(query, pool)
+        .await?
+        .into_iter()
+        .next();
     Ok(match row {
         None => Access::Stranger,
         Some(row) if !row.current => Access::Former,
@@ -260,7 +263,7 @@ fn access<L: Line>(lines: Vec<L>) -> Access<Vec<L::Item>> {
     }
 }
 
-crate::positional_row! {
+rows::positional_row! {
     struct MessageLine {
         current: bool,
         message_id: Option<String>,
@@ -293,7 +296,7 @@ impl Line for MessageLine {
     }
 }
 
-crate::positional_row! {
+rows::positional_row! {
     struct ParticipantLine {
         current: bool,
         user_id: Option<String>,
