@@ -63,8 +63,9 @@ pub async fn run(pool: &PgPool, apis: &Apis, config: &Config) -> anyhow::Result<
     .await?;
 
     // The least any HTTP answer of the list's SQL costs here: the statement behind the
-    // same server with nothing else (see `floor`).
-    let floor_client = bench::services::RawClient::connect_to(&floor(pool).await?, READER).await?;
+    // same server with nothing else (see `serve_list_sql`).
+    let floor_client =
+        bench::services::RawClient::connect_to(&serve_list_sql(pool).await?, READER).await?;
     let floor_client = tokio::sync::Mutex::new(floor_client);
     let (list_floor, list_sql_floor) = paired(
         n,
@@ -74,7 +75,7 @@ pub async fn run(pool: &PgPool, apis: &Apis, config: &Config) -> anyhow::Result<
     .await?;
 
     // What HTTP alone costs here: a request that reads nothing (no token, no SQL).
-    let (floor, _) = paired(
+    let (healthz, _) = paired(
         n,
         || async { client.lock().await.timed_get("/healthz").await },
         || async { Ok(Duration::ZERO) },
@@ -114,7 +115,7 @@ pub async fn run(pool: &PgPool, apis: &Apis, config: &Config) -> anyhow::Result<
     ));
     text.push_str(&row(
         "HTTP GET /healthz: the HTTP round trip alone (to list SQL)",
-        &floor,
+        &healthz,
         &list_sql_first,
     ));
     text.push_str(&row(
@@ -126,11 +127,11 @@ pub async fn run(pool: &PgPool, apis: &Apis, config: &Config) -> anyhow::Result<
     bench::write(&text)
 }
 
-/// Starts the floor under any HTTP answer of the list's SQL: on a runtime and pool of
-/// their own, as the query API has, the query API's server (`http_api::serve`) with one
+/// Starts the floor under any HTTP answer of the list's SQL: on a runtime and a pool of
+/// its own, as the query API runs, the query API's server (`http_api::serve`) with one
 /// route, which runs the list's statement and answers its row count: no layers, no
 /// token, no decoding of the rows' columns, no JSON. Its base URL.
-async fn floor(pool: &PgPool) -> anyhow::Result<String> {
+async fn serve_list_sql(pool: &PgPool) -> anyhow::Result<String> {
     let options = pool.connect_options().as_ref().clone();
     bench::services::on_own_runtime("floor", move || async move {
         let pool = sqlx::postgres::PgPoolOptions::new()
