@@ -6,7 +6,7 @@
 //! column names and types against the struct's fields once, then decodes every row by
 //! position. Declare such a struct with [`positional_row!`].
 
-use sqlx::postgres::{PgArguments, PgColumn, PgRow};
+use sqlx::postgres::{PgArguments, PgColumn, PgRow, PgTypeInfo};
 use sqlx::query::Query;
 use sqlx::{Column, PgPool, Postgres, Row, Type, TypeInfo};
 
@@ -37,12 +37,8 @@ macro_rules! positional_row {
             fn check(
                 columns: &[::sqlx::postgres::PgColumn],
             ) -> ::core::result::Result<(), ::sqlx::Error> {
-                let row = stringify!($name);
-                let fields: &[&str] = &[$(stringify!($field)),*];
-                $crate::rows::check_count(row, columns, fields)?;
-                let mut columns = columns.iter();
-                $($crate::rows::check_column::<$ty>(row, columns.next(), stringify!($field))?;)*
-                ::core::result::Result::Ok(())
+                let fields = [$($crate::rows::Field::of::<$ty>(stringify!($field))),*];
+                $crate::rows::check(stringify!($name), columns, &fields)
             }
 
             fn decode(
@@ -76,50 +72,51 @@ pub(crate) async fn fetch_all<T: Positional>(
     rows.iter().map(T::decode).collect()
 }
 
-/// Whether there are as many `columns` as `row` has `fields`.
-pub(crate) fn check_count(
-    row: &str,
-    columns: &[PgColumn],
-    fields: &[&str],
-) -> Result<(), sqlx::Error> {
-    if columns.len() == fields.len() {
-        return Ok(());
-    }
-    Err(mismatch(
-        row,
-        "*",
-        format!("{} columns for {} fields", columns.len(), fields.len()),
-    ))
+/// A field of a [`Positional`] struct: its name, and the column types it decodes.
+pub(crate) struct Field {
+    name: &'static str,
+    decodes: fn(&PgTypeInfo) -> bool,
+    wants: fn() -> PgTypeInfo,
 }
 
-/// Whether `column` is named `field` and of a type `T` decodes.
+impl Field {
+    /// Field `name`, of type `T`.
+    pub(crate) fn of<T: Type<Postgres>>(name: &'static str) -> Self {
+        Self {
+            name,
+            decodes: T::compatible,
+            wants: T::type_info,
+        }
+    }
+}
+
+/// Whether `columns` are `fields`, of the struct named `row`: as many, named alike and
+/// each of a type its field decodes.
 ///
-/// Checked on the column, whatever the first row's value: sqlx skips its check for a
-/// NULL value, but the later rows decoded without a check need it done here.
-pub(crate) fn check_column<T: Type<Postgres>>(
-    row: &str,
-    column: Option<&PgColumn>,
-    field: &str,
-) -> Result<(), sqlx::Error> {
-    let column = column.ok_or_else(|| mismatch(row, field, "no column".into()))?;
-    if column.name() != field {
+/// A type is checked on the column, whatever the first row's value: sqlx skips its check
+/// for a NULL value, but the later rows, decoded without a check, need it done here.
+pub(crate) fn check(row: &str, columns: &[PgColumn], fields: &[Field]) -> Result<(), sqlx::Error> {
+    if columns.len() != fields.len() {
         return Err(mismatch(
             row,
-            field,
-            format!("the column is {}", column.name()),
+            "*",
+            format!("{} columns for {} fields", columns.len(), fields.len()),
         ));
     }
-    let found = column.type_info();
-    if !T::compatible(found) {
-        return Err(mismatch(
-            row,
-            field,
-            format!(
+    for (column, field) in columns.iter().zip(fields) {
+        if column.name() != field.name {
+            let found = format!("the column is {}", column.name());
+            return Err(mismatch(row, field.name, found));
+        }
+        let found = column.type_info();
+        if !(field.decodes)(found) {
+            let found = format!(
                 "the column is of type {}, the field of {}",
                 found.name(),
-                T::type_info().name()
-            ),
-        ));
+                (field.wants)().name()
+            );
+            return Err(mismatch(row, field.name, found));
+        }
     }
     Ok(())
 }
