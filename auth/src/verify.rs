@@ -137,7 +137,7 @@ impl Verifier {
         Ok(claims)
     }
 
-    /// Every check of `token`: size, header, key, signature, then claims.
+    /// Every check of `token` after its size: header, key, signature, then claims.
     async fn check(&self, token: &str) -> Result<Claims, AuthError> {
         let header = peek_header(token)?;
         let key = self.key_for(&header).await?;

@@ -140,15 +140,11 @@ async fn a_token_accepted_before_is_refused_once_it_expires() {
     let (status, body) = get_me(&verifier, &token).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
-    // Accepted again while it is valid, then refused: waited for by polling, at most 10 s.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let answer = loop {
-        let answer = get_me(&verifier, &token).await;
-        if answer.0 != StatusCode::OK || std::time::Instant::now() > deadline {
-            break answer;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    // Accepted again while it is valid, then refused.
+    let answer = testkit::eventually(Duration::from_secs(10), "the token refused", || async {
+        Some(get_me(&verifier, &token).await).filter(|answer| answer.0 != StatusCode::OK)
+    })
+    .await;
     assert_refused(&answer, "auth.expired", &token);
 }
 
