@@ -70,13 +70,20 @@ impl Caller<'_> {
     }
 }
 
-/// Binds and runs both APIs on this runtime; their base URLs.
-async fn serve(options: PgConnectOptions) -> anyhow::Result<(String, String)> {
+/// A pool to the database `options` name, as a service opens one (no test query before
+/// each use), for services the benchmarks run on a runtime of their own.
+pub async fn service_pool(options: PgConnectOptions) -> anyhow::Result<PgPool> {
     let pool = PgPoolOptions::new()
         .max_connections(16)
         .test_before_acquire(false)
         .connect_with(options)
         .await?;
+    Ok(pool)
+}
+
+/// Binds and runs both APIs on this runtime; their base URLs.
+async fn serve(options: PgConnectOptions) -> anyhow::Result<(String, String)> {
+    let pool = service_pool(options).await?;
     let verifier = crate::dev_verifier().await?;
     let loopback = "127.0.0.1:0".parse()?;
     let commands = command_api::build(

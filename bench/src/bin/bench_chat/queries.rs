@@ -128,17 +128,13 @@ pub async fn run(pool: &PgPool, apis: &Apis, config: &Config) -> anyhow::Result<
 }
 
 /// Starts the floor under any HTTP answer of the list's SQL: on a runtime and a pool of
-/// its own, as the query API runs, the query API's server (`http_api::serve`) with one
+/// its own, as the query API runs ([`bench::services::service_pool`]), the query API's server (`http_api::serve`) with one
 /// route, which runs the list's statement and answers its row count: no layers, no
 /// token, no decoding of the rows' columns, no JSON. Its base URL.
 async fn serve_list_sql(pool: &PgPool) -> anyhow::Result<String> {
     let options = pool.connect_options().as_ref().clone();
     bench::services::on_own_runtime("floor", move || async move {
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(4)
-            .test_before_acquire(false)
-            .connect_with(options)
-            .await?;
+        let pool = bench::services::service_pool(options).await?;
         let router = axum::Router::new()
             .route("/", axum::routing::get(count_conversations))
             .with_state(pool);

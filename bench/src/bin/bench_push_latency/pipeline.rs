@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::PgConnectOptions;
 use sqlx::PgPool;
 
 /// Starts the relay, the projectors and a push node against `pool`'s database and the
@@ -22,11 +22,7 @@ pub async fn start(pool: &PgPool, nats_url: String) -> anyhow::Result<SocketAddr
 
 /// Spawns the relay, the projector runners and the push node on this runtime.
 async fn serve(options: PgConnectOptions, nats_url: &str) -> anyhow::Result<SocketAddr> {
-    let pool = PgPoolOptions::new()
-        .max_connections(16)
-        .test_before_acquire(false)
-        .connect_with(options)
-        .await?;
+    let pool = bench::services::service_pool(options).await?;
     let (nats, losses) = event_bus::Losses::connect(nats_url, Default::default())
         .await
         .context("NATS")?;
