@@ -3,8 +3,8 @@
 //!
 //! A rebuild can write somewhere other than the live tables without the projection
 //! knowing: [`RebuildOptions::schema`] becomes the `search_path` of each of its
-//! transactions (for that transaction only), so the projection's unqualified table names resolve to the
-//! copies in that schema (the verifier's scratch tables).
+//! transactions (for that transaction only), so the projection's unqualified table names
+//! resolve to the copies in that schema (the verifier's scratch tables).
 
 use std::time::Duration;
 
